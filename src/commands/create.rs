@@ -1,0 +1,24 @@
+use crate::cli::{CreateArgs, Cli};
+use crate::container::Container;
+use crate::process::parent::{create, CreateOpts};
+use anyhow::Result;
+
+pub fn opts<'a>(cli: &'a Cli, a: &'a CreateArgs, subreaper: bool) -> CreateOpts<'a> {
+    CreateOpts {
+        root: &cli.root,
+        id: &a.id,
+        bundle: &a.bundle,
+        pid_file: a.pid_file.as_deref(),
+        console_socket: a.console_socket.as_deref(),
+        no_pivot: a.no_pivot,
+        no_new_keyring: a.no_new_keyring,
+        preserve_fds: a.preserve_fds,
+        systemd_cgroup: cli.systemd_cgroup,
+        subreaper,
+        console_fd: None,
+    }
+}
+
+pub fn run(cli: &Cli, a: &CreateArgs) -> Result<Container> {
+    create(&opts(cli, a, false))
+}

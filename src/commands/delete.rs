@@ -1,0 +1,82 @@
+use crate::cgroups::Cgroup;
+use crate::container::state::Status;
+use crate::container::Container;
+use crate::error::HuskError;
+use crate::linux::hooks;
+use anyhow::Result;
+use nix::sys::signal::Signal;
+use std::os::fd::AsFd;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+pub fn run(root: &Path, id: &str, force: bool) -> Result<()> {
+    let c = match Container::load_locked(root, id) {
+        Ok(c) => c,
+        // runc: `delete --force` of an unknown container succeeds.
+        Err(e) if force && e.downcast_ref::<HuskError>().is_some_and(|h| matches!(h, HuskError::NotExist(_))) => {
+            return Ok(())
+        }
+        Err(e) => return Err(e),
+    };
+    delete(&c, force)
+}
+
+pub fn delete(c: &Container, force: bool) -> Result<()> {
+    match c.status() {
+        Status::Stopped => {}
+        // A created container's init only waits for start: kill it, as runc does.
+        Status::Created | Status::Creating => kill_and_wait(c)?,
+        s @ (Status::Running | Status::Paused) => {
+            if !force {
+                return Err(HuskError::WrongState(format!(
+                    "cannot delete container {} that is not stopped: {s}",
+                    c.id()
+                ))
+                .into());
+            }
+            kill_and_wait(c)?;
+        }
+    }
+    destroy(c)
+}
+
+/// SIGKILL the init (and with a shared pid namespace, every process of the
+/// cgroup), then wait until it is gone: no fixed sleep, the pidfd says when.
+fn kill_and_wait(c: &Container) -> Result<()> {
+    if c.state.shared_pid_ns {
+        let _ = super::kill::signal_all(c, Signal::SIGKILL);
+    }
+    if let Some(fd) = super::kill::init_pidfd(c) {
+        let _ = crate::linux::sys::pidfd_send_signal(fd.as_fd(), Signal::SIGKILL as i32);
+        let mut cg = Cgroup::new(&c.state.cgroup_path);
+        if cg.is_frozen() {
+            let _ = cg.freeze(false);
+        }
+        let mut fds = [nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN)];
+        let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(10_000u16));
+    }
+    if c.state.shared_pid_ns {
+        // Wait for the rest of the cgroup to die too.
+        let mut cg = Cgroup::new(&c.state.cgroup_path);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while cg.pids().map(|p| !p.is_empty()).unwrap_or(false) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    Ok(())
+}
+
+/// Remove everything of a stopped container: cgroup, state dir; then run
+/// the poststop hooks (their failures are only logged).
+pub fn destroy(c: &Container) -> Result<()> {
+    let mut cg = Cgroup::new(&c.state.cgroup_path);
+    let cg_result = cg.destroy();
+    if let Some(h) = c.state.hooks.as_ref().and_then(|h| h.poststop().as_ref()) {
+        let st = hooks::state_json(c.id(), "stopped", 0, &c.state.bundle, &c.state.annotations);
+        if let Err(e) = hooks::run_all("poststop", h, &st) {
+            crate::logging::warn(&format!("{e:#}"));
+        }
+    }
+    c.remove_dir()?;
+    cg_result
+}

@@ -1,0 +1,52 @@
+use crate::cgroups::Cgroup;
+use crate::cli::KillArgs;
+use crate::container::state::{is_alive, Status};
+use crate::container::Container;
+use crate::error::HuskError;
+use crate::linux::sys;
+use anyhow::{Context, Result};
+use nix::sys::signal::Signal;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+pub fn run(root: &Path, a: &KillArgs) -> Result<()> {
+    let sig = super::parse_signal(a.signal.as_deref().unwrap_or("SIGTERM"))?;
+    let c = Container::load(root, &a.id)?;
+    let status = c.status();
+    if a.all {
+        // Also after the init exited, when other processes may remain in a
+        // shared pid namespace (containerd does this).
+        return signal_all(&c, sig);
+    }
+    if matches!(status, Status::Stopped | Status::Creating) {
+        return Err(HuskError::NotRunning(a.id.clone()).into());
+    }
+    signal_init(&c, sig)
+}
+
+/// A pidfd for the init, checked against the stored start time after it was
+/// opened, so a recycled pid is never signalled.
+pub fn init_pidfd(c: &Container) -> Option<OwnedFd> {
+    let fd = sys::pidfd_open(c.state.pid).ok()?;
+    is_alive(c.state.pid, c.state.pid_start_time).then_some(fd)
+}
+
+pub fn signal_init(c: &Container, sig: Signal) -> Result<()> {
+    let fd = init_pidfd(c).ok_or_else(|| HuskError::NotRunning(c.id().to_string()))?;
+    sys::pidfd_send_signal(fd.as_fd(), sig as i32).with_context(|| format!("send {sig} to the container's init"))
+}
+
+pub fn signal_all(c: &Container, sig: Signal) -> Result<()> {
+    let mut cg = Cgroup::new(&c.state.cgroup_path);
+    let pids = cg.pids().unwrap_or_default();
+    if pids.is_empty() && !is_alive(c.state.pid, c.state.pid_start_time) {
+        return Err(HuskError::NotRunning(c.id().to_string()).into());
+    }
+    for pid in pids {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+    }
+    if sig == Signal::SIGKILL && cg.is_frozen() {
+        let _ = cg.freeze(false);
+    }
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! A container on disk: its state directory under `--root`, its lock, and
+//! its status derived from the kernel.
+
+pub mod state;
+
+use crate::error::HuskError;
+use anyhow::{Context, Result};
+use state::{State, Status};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+pub const FIFO: &str = "exec.fifo";
+
+pub struct Container {
+    pub dir: PathBuf,
+    pub state: State,
+    /// Holds the flock on the state directory while we own it.
+    _lock: Option<OwnedFd>,
+}
+
+/// runc's rule for ids: letters, digits, `_ + - .`, and not `.` or `..`.
+pub fn validate_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id != "."
+        && id != ".."
+        && id.len() <= 1024
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b));
+    if !ok {
+        anyhow::bail!("invalid container id format: {id:?}");
+    }
+    Ok(())
+}
+
+fn open_dir(dir: &Path) -> std::io::Result<OwnedFd> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(dir)
+        .map(OwnedFd::from)
+}
+
+fn flock(fd: &OwnedFd, op: libc::c_int) -> bool {
+    // SAFETY-free: nix's flock takes a RawFd and only changes lock state.
+    #[allow(deprecated)]
+    nix::fcntl::flock(
+        fd.as_raw_fd(),
+        match op {
+            libc::LOCK_SH => nix::fcntl::FlockArg::LockSharedNonblock,
+            libc::LOCK_EX => nix::fcntl::FlockArg::LockExclusive,
+            _ => nix::fcntl::FlockArg::LockExclusiveNonblock,
+        },
+    )
+    .is_ok()
+}
+
+impl Container {
+    /// Make the state directory of a new container, locked. EEXIST means
+    /// the id is taken.
+    pub fn create_dir(root: &Path, id: &str) -> Result<Container> {
+        validate_id(id)?;
+        std::fs::create_dir_all(root).with_context(|| format!("create root directory {}", root.display()))?;
+        let dir = root.join(id);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(HuskError::Exists(id.to_string()).into())
+            }
+            Err(e) => return Err(e).with_context(|| format!("create state directory {}", dir.display())),
+        }
+        let fd = open_dir(&dir).with_context(|| format!("open {}", dir.display()))?;
+        flock(&fd, libc::LOCK_EX);
+        Ok(Container { dir, state: State { id: id.to_string(), ..Default::default() }, _lock: Some(fd) })
+    }
+
+    /// Load a container, holding its exclusive lock (for commands that
+    /// change it). A state directory without a readable state.json (left by
+    /// a crash) loads as a stopped container so that delete can clean it.
+    pub fn load_locked(root: &Path, id: &str) -> Result<Container> {
+        Self::load_inner(root, id, true)
+    }
+
+    /// Load a container for reading only.
+    pub fn load(root: &Path, id: &str) -> Result<Container> {
+        Self::load_inner(root, id, false)
+    }
+
+    fn load_inner(root: &Path, id: &str, lock: bool) -> Result<Container> {
+        validate_id(id).map_err(|_| HuskError::NotExist(id.to_string()))?;
+        let dir = root.join(id);
+        let fd = match open_dir(&dir) {
+            Ok(fd) => fd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(HuskError::NotExist(id.to_string()).into())
+            }
+            Err(e) => return Err(e).with_context(|| format!("open {}", dir.display())),
+        };
+        let lock_fd = if lock {
+            flock(&fd, libc::LOCK_EX);
+            Some(fd)
+        } else {
+            None
+        };
+        let state = State::load(&dir).unwrap_or_else(|_| State { id: id.to_string(), ..Default::default() });
+        Ok(Container { dir, state, _lock: lock_fd })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.state.id
+    }
+
+    /// The status, derived from the kernel (runc's refreshState).
+    pub fn status(&self) -> Status {
+        if self.state.pid <= 0 {
+            // A create in progress holds the exclusive lock.
+            if self._lock.is_none() {
+                if let Ok(fd) = open_dir(&self.dir) {
+                    if !flock(&fd, libc::LOCK_SH) {
+                        return Status::Creating;
+                    }
+                }
+            }
+            return Status::Stopped;
+        }
+        if !state::is_alive(self.state.pid, self.state.pid_start_time) {
+            return Status::Stopped;
+        }
+        if self.dir.join(FIFO).exists() {
+            return Status::Created;
+        }
+        if crate::cgroups::Cgroup::new(&self.state.cgroup_path).is_frozen() {
+            return Status::Paused;
+        }
+        Status::Running
+    }
+
+    pub fn fifo_path(&self) -> PathBuf {
+        self.dir.join(FIFO)
+    }
+
+    /// Remove the state directory.
+    pub fn remove_dir(&self) -> Result<()> {
+        match std::fs::remove_dir_all(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("remove {}", self.dir.display())),
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! state.json: what husk remembers about a container between commands.
+//! The status is never stored: it is derived from the kernel on each load.
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+#[derive(Serialize, Deserialize, Debug, Clone, Default)]
+pub struct State {
+    pub id: String,
+    /// Host pid of the container's init (0 before it exists).
+    pub pid: i32,
+    /// Start time of `pid` in clock ticks since boot (/proc/PID/stat field
+    /// 22): a recycled pid never matches it.
+    pub pid_start_time: u64,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    #[serde(default)]
+    pub owner: String,
+    #[serde(default)]
+    pub annotations: HashMap<String, String>,
+    /// The cgroup path relative to each hierarchy's mount point.
+    pub cgroup_path: String,
+    #[serde(default)]
+    pub systemd: bool,
+    /// The init shares the host's (or another) pid namespace: killing it
+    /// does not kill the rest, so kill --all and delete use the cgroup.
+    #[serde(default)]
+    pub shared_pid_ns: bool,
+    #[serde(default)]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// The runtime's own settings to apply to `exec` processes.
+    #[serde(default)]
+    pub rootless: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// runc's `state` JSON.
+#[derive(Serialize)]
+pub struct OciState<'a> {
+    #[serde(rename = "ociVersion")]
+    pub oci_version: &'a str,
+    pub id: &'a str,
+    pub pid: i32,
+    pub status: &'a str,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub created: &'a str,
+    pub owner: &'a str,
+    #[serde(skip_serializing_if = "HashMap::is_empty")]
+    pub annotations: &'a HashMap<String, String>,
+}
+
+pub const OCI_VERSION: &str = "1.2.0";
+
+impl State {
+    pub fn to_oci(&self, status: Status) -> OciState<'_> {
+        OciState {
+            oci_version: OCI_VERSION,
+            id: &self.id,
+            pid: if status == Status::Stopped { 0 } else { self.pid },
+            status: status.as_str(),
+            bundle: &self.bundle,
+            rootfs: &self.rootfs,
+            created: &self.created,
+            owner: &self.owner,
+            annotations: &self.annotations,
+        }
+    }
+
+    pub fn load(dir: &Path) -> Result<State> {
+        let p = dir.join("state.json");
+        let data = std::fs::read(&p).with_context(|| format!("read {}", p.display()))?;
+        serde_json::from_slice(&data).with_context(|| format!("parse {}", p.display()))
+    }
+
+    /// Write state.json atomically: a temp file, fsync-free, then rename.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let data = serde_json::to_vec(self).context("serialize state")?;
+        write_atomic(&dir.join("state.json"), &data)
+    }
+}
+
+/// Write `data` to `path` through a temporary file and rename(2), so that a
+/// reader sees either the old or the new content, never a torn one.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o644)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&tmp)?;
+        f.write_all(data)?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        anyhow::Error::new(e).context(format!("write {}", path.display()))
+    })
+}
+
+/// What /proc/PID/stat says about a process: (state char, start time).
+pub fn proc_stat(pid: i32) -> Option<(u8, u64)> {
+    let data = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parens: fields start after the last ')'.
+    let close = data.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&data[close + 2..]).ok()?;
+    let mut fields = rest.split(' ');
+    let state = fields.next()?.bytes().next()?;
+    // `state` is field 3; starttime is field 22, i.e. 19 further on.
+    let start = fields.nth(18)?.parse().ok()?;
+    Some((state, start))
+}
+
+/// Whether `pid` is the same live (non-zombie) process that had `start_time`.
+pub fn is_alive(pid: i32, start_time: u64) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    match proc_stat(pid) {
+        Some((st, start)) => st != b'Z' && st != b'X' && start == start_time,
+        None => false,
+    }
+}

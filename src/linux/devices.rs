@@ -1,0 +1,132 @@
+//! /dev inside the container: the default device nodes, `linux.devices`,
+//! and the standard symlinks.
+
+use super::rootfs::{open_or_create, relative, Kind};
+use super::sys;
+use anyhow::{bail, Context, Result};
+use nix::mount::{mount, MsFlags};
+use nix::sys::stat::{makedev, mknodat, Mode, SFlag};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
+use std::os::fd::BorrowedFd;
+use std::path::Path;
+
+struct Dev {
+    path: &'static str,
+    major: u64,
+    minor: u64,
+}
+
+/// Devices every container gets (as runc).
+const DEFAULT: &[Dev] = &[
+    Dev { path: "/dev/null", major: 1, minor: 3 },
+    Dev { path: "/dev/zero", major: 1, minor: 5 },
+    Dev { path: "/dev/full", major: 1, minor: 7 },
+    Dev { path: "/dev/random", major: 1, minor: 8 },
+    Dev { path: "/dev/urandom", major: 1, minor: 9 },
+    Dev { path: "/dev/tty", major: 5, minor: 0 },
+];
+
+pub fn validate(devs: &[LinuxDevice]) -> Result<()> {
+    for d in devs {
+        if !d.path().starts_with("/dev/") {
+            bail!("linux.devices: {} must be under /dev", d.path().display());
+        }
+        if d.typ() == LinuxDeviceType::A {
+            bail!("linux.devices: {}: type 'a' is only valid in resources.devices", d.path().display());
+        }
+    }
+    Ok(())
+}
+
+/// Create the default devices and `linux.devices`. In a user namespace
+/// mknod is not allowed: bind-mount the host's node instead.
+pub fn create_all(root: BorrowedFd, extra: &[LinuxDevice], in_userns: bool) -> Result<()> {
+    for d in DEFAULT {
+        if extra.iter().any(|e| e.path() == Path::new(d.path)) {
+            continue;
+        }
+        make(root, Path::new(d.path), SFlag::S_IFCHR, d.major, d.minor, 0o666, 0, 0, in_userns)?;
+    }
+    for d in extra {
+        let kind = match d.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
+            LinuxDeviceType::B => SFlag::S_IFBLK,
+            LinuxDeviceType::P => SFlag::S_IFIFO,
+            LinuxDeviceType::A => bail!("linux.devices: type 'a' is not a device"),
+        };
+        make(
+            root,
+            d.path(),
+            kind,
+            d.major() as u64,
+            d.minor() as u64,
+            d.file_mode().unwrap_or(0o666),
+            d.uid().unwrap_or(0),
+            d.gid().unwrap_or(0),
+            in_userns,
+        )
+        .with_context(|| format!("linux.devices: {}", d.path().display()))?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn make(
+    root: BorrowedFd,
+    path: &Path,
+    kind: SFlag,
+    major: u64,
+    minor: u64,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    in_userns: bool,
+) -> Result<()> {
+    let rel = relative(path);
+    let parent = rel.parent().unwrap_or(Path::new(""));
+    let name = rel.file_name().context("device path has no name")?;
+    let dir = open_or_create(root, parent, Kind::Dir)?;
+    let dirpath = sys::fd_path(&dir);
+    let full = Path::new(&dirpath).join(name);
+    if in_userns {
+        let target = open_or_create(root, &rel, Kind::File)?;
+        mount(Some(path), sys::fd_path(&target).as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            .with_context(|| format!("bind device {}", path.display()))?;
+        return Ok(());
+    }
+    // Replace whatever the image has at that name.
+    let _ = nix::unistd::unlinkat(&dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
+    mknodat(&dir, name, kind, Mode::from_bits_truncate(mode & 0o7777), makedev(major, minor))
+        .with_context(|| format!("mknod {}", path.display()))?;
+    // mknod applies the umask: set the mode and owner exactly.
+    nix::sys::stat::fchmodat(&dir, name, Mode::from_bits_truncate(mode & 0o7777), nix::sys::stat::FchmodatFlags::FollowSymlink)
+        .with_context(|| format!("chmod {}", full.display()))?;
+    nix::unistd::fchownat(&dir, name, Some(uid.into()), Some(gid.into()), nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+        .with_context(|| format!("chown {}", path.display()))?;
+    Ok(())
+}
+
+/// /dev/fd, /dev/stdin.. and /dev/ptmx → pts/ptmx.
+pub fn symlinks(root: BorrowedFd, has_devpts: bool) -> Result<()> {
+    let dev = open_or_create(root, Path::new("/dev"), Kind::Dir)?;
+    let mut links = vec![
+        ("/proc/self/fd", "fd"),
+        ("/proc/self/fd/0", "stdin"),
+        ("/proc/self/fd/1", "stdout"),
+        ("/proc/self/fd/2", "stderr"),
+    ];
+    if Path::new("/proc/kcore").exists() {
+        links.push(("/proc/kcore", "core"));
+    }
+    if has_devpts {
+        let _ = nix::unistd::unlinkat(&dev, "ptmx", nix::unistd::UnlinkatFlags::NoRemoveDir);
+        links.push(("pts/ptmx", "ptmx"));
+    }
+    for (target, name) in links {
+        match nix::unistd::symlinkat(target, &dev, name) {
+            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+            Err(e) => return Err(e).with_context(|| format!("symlink /dev/{name}")),
+        }
+    }
+    Ok(())
+}

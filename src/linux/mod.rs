@@ -1,0 +1,14 @@
+//! One kernel concern per file.
+
+pub mod caps;
+pub mod console;
+pub mod devices;
+pub mod hooks;
+pub mod idmap;
+pub mod mountopts;
+pub mod namespaces;
+pub mod paths;
+pub mod process;
+pub mod rootfs;
+pub mod seccomp;
+pub mod sys;

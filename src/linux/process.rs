@@ -1,0 +1,210 @@
+//! The process of the container (or of `exec`): rlimits, user and groups,
+//! capabilities, no_new_privs, LSM labels, cwd and the executable, applied in
+//! the order runc uses.
+
+use super::caps;
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::{PosixRlimit, Process};
+use std::ffi::CString;
+use std::path::Path;
+
+/// Check a process before any side effect.
+pub fn validate(p: &Process) -> Result<()> {
+    if let Some(c) = p.capabilities() {
+        caps::parse(c)?;
+    }
+    if let Some(r) = p.rlimits() {
+        for l in r {
+            rlimit_resource(l)?;
+        }
+    }
+    if p.io_priority().is_some() {
+        bail!("process.ioPriority is not supported by husk yet");
+    }
+    if p.scheduler().is_some() {
+        bail!("process.scheduler is not supported by husk yet");
+    }
+    if p.exec_cpu_affinity().is_some() {
+        bail!("process.execCPUAffinity is not supported by husk yet");
+    }
+    if p.selinux_label().as_ref().is_some_and(|l| !l.is_empty()) && !selinux_enabled() {
+        bail!("process.selinuxLabel is set, but SELinux is disabled or not supported on this host");
+    }
+    Ok(())
+}
+
+pub fn selinux_enabled() -> bool {
+    Path::new("/sys/fs/selinux/enforce").exists()
+}
+
+pub fn apparmor_enabled() -> bool {
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.starts_with('Y'))
+}
+
+fn rlimit_resource(l: &PosixRlimit) -> Result<libc::__rlimit_resource_t> {
+    let name = serde_json::to_value(l.typ())?.as_str().unwrap_or_default().to_string();
+    Ok(match name.as_str() {
+        "RLIMIT_AS" => libc::RLIMIT_AS,
+        "RLIMIT_CORE" => libc::RLIMIT_CORE,
+        "RLIMIT_CPU" => libc::RLIMIT_CPU,
+        "RLIMIT_DATA" => libc::RLIMIT_DATA,
+        "RLIMIT_FSIZE" => libc::RLIMIT_FSIZE,
+        "RLIMIT_LOCKS" => libc::RLIMIT_LOCKS,
+        "RLIMIT_MEMLOCK" => libc::RLIMIT_MEMLOCK,
+        "RLIMIT_MSGQUEUE" => libc::RLIMIT_MSGQUEUE,
+        "RLIMIT_NICE" => libc::RLIMIT_NICE,
+        "RLIMIT_NOFILE" => libc::RLIMIT_NOFILE,
+        "RLIMIT_NPROC" => libc::RLIMIT_NPROC,
+        "RLIMIT_RSS" => libc::RLIMIT_RSS,
+        "RLIMIT_RTPRIO" => libc::RLIMIT_RTPRIO,
+        "RLIMIT_RTTIME" => libc::RLIMIT_RTTIME,
+        "RLIMIT_SIGPENDING" => libc::RLIMIT_SIGPENDING,
+        "RLIMIT_STACK" => libc::RLIMIT_STACK,
+        other => bail!("process.rlimits: unknown rlimit {other}"),
+    })
+}
+
+pub fn set_rlimits(p: &Process) -> Result<()> {
+    for l in p.rlimits().as_deref().unwrap_or(&[]) {
+        let res = rlimit_resource(l)?;
+        super::sys::setrlimit(res, l.soft(), l.hard())
+            .with_context(|| format!("setrlimit {:?} (process.rlimits)", l.typ()))?;
+    }
+    Ok(())
+}
+
+/// setgroups, setresgid, setresuid, keeping capabilities across the change.
+pub fn set_user(p: &Process, allow_setgroups: bool) -> Result<()> {
+    let u = p.user();
+    nix::sys::prctl::set_keepcaps(true).context("prctl PR_SET_KEEPCAPS")?;
+    if allow_setgroups {
+        let groups: Vec<nix::unistd::Gid> =
+            u.additional_gids().as_deref().unwrap_or(&[]).iter().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
+        nix::unistd::setgroups(&groups).context("setgroups (process.user.additionalGids)")?;
+    }
+    let gid = nix::unistd::Gid::from_raw(u.gid());
+    nix::unistd::setresgid(gid, gid, gid).with_context(|| format!("setresgid {} (process.user.gid)", u.gid()))?;
+    let uid = nix::unistd::Uid::from_raw(u.uid());
+    nix::unistd::setresuid(uid, uid, uid).with_context(|| format!("setresuid {} (process.user.uid)", u.uid()))?;
+    nix::sys::prctl::set_keepcaps(false).context("prctl PR_SET_KEEPCAPS")?;
+    Ok(())
+}
+
+/// Everything execve needs, resolved inside the container before `Ready`,
+/// so a missing binary fails `create` with the words Docker looks for.
+pub struct Exec {
+    pub path: CString,
+    pub argv: Vec<CString>,
+    pub envp: Vec<CString>,
+}
+
+fn cstring(s: &str, what: &str) -> Result<CString> {
+    CString::new(s).with_context(|| format!("{what} contains a NUL byte"))
+}
+
+pub fn prepare_exec(p: &Process) -> Result<Exec> {
+    let args = p.args().as_deref().unwrap_or(&[]);
+    let arg0 = args.first().context("process.args must not be empty")?;
+    let mut env: Vec<String> = p.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", home_of(p.user().uid())));
+    }
+    let path_var = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    let path = lookup(arg0, path_var)?;
+    Ok(Exec {
+        path: cstring(&path, "process.args[0]")?,
+        argv: args.iter().map(|a| cstring(a, "process.args")).collect::<Result<_>>()?,
+        envp: env.iter().map(|e| cstring(e, "process.env")).collect::<Result<_>>()?,
+    })
+}
+
+fn home_of(uid: u32) -> String {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    for line in passwd.lines() {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() >= 6 && f[2].parse() == Ok(uid) {
+            return f[5].to_string();
+        }
+    }
+    "/".into()
+}
+
+fn executable(p: &Path) -> std::result::Result<(), std::io::Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let md = std::fs::metadata(p)?;
+    if md.is_dir() || md.permissions().mode() & 0o111 == 0 {
+        return Err(std::io::Error::from_raw_os_error(libc::EACCES));
+    }
+    nix::unistd::access(p, nix::unistd::AccessFlags::X_OK).map_err(std::io::Error::from)
+}
+
+/// Find `arg0` like Go's exec.LookPath, with errors that keep the lower-case
+/// words Docker maps to exit codes: "no such file or directory" → 127,
+/// "permission denied" → 126.
+pub fn lookup(arg0: &str, path_var: &str) -> Result<String> {
+    if arg0.contains('/') {
+        return match executable(Path::new(arg0)) {
+            Ok(()) => Ok(arg0.to_string()),
+            Err(e) => bail!("exec: {arg0:?}: {}", io_words(&e)),
+        };
+    }
+    let mut denied = false;
+    for dir in path_var.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let cand = Path::new(dir).join(arg0);
+        match executable(&cand) {
+            Ok(()) => return Ok(cand.to_string_lossy().into_owned()),
+            Err(e) if e.raw_os_error() == Some(libc::EACCES) => denied = true,
+            Err(_) => {}
+        }
+    }
+    if denied {
+        bail!("exec: {arg0:?}: permission denied");
+    }
+    bail!("exec: {arg0:?}: executable file not found in $PATH: no such file or directory")
+}
+
+fn io_words(e: &std::io::Error) -> &'static str {
+    match e.raw_os_error() {
+        Some(libc::ENOENT) => "no such file or directory",
+        Some(libc::EACCES) | Some(libc::EPERM) => "permission denied",
+        Some(libc::ENOTDIR) => "not a directory",
+        _ => "cannot execute",
+    }
+}
+
+/// AppArmor profile and SELinux label for the next execve.
+pub fn set_lsm_labels(p: &Process) -> Result<()> {
+    if let Some(profile) = p.apparmor_profile().as_ref().filter(|s| !s.is_empty()) {
+        if !apparmor_enabled() {
+            bail!("process.apparmorProfile {profile:?} is set, but AppArmor is not enabled on this host");
+        }
+        let data = format!("exec {profile}");
+        std::fs::write("/proc/self/attr/apparmor/exec", &data)
+            .or_else(|_| std::fs::write("/proc/self/attr/exec", &data))
+            .with_context(|| format!("apply AppArmor profile {profile}"))?;
+    }
+    if let Some(label) = p.selinux_label().as_ref().filter(|s| !s.is_empty()) {
+        std::fs::write("/proc/self/thread-self/attr/exec", label)
+            .or_else(|_| std::fs::write("/proc/self/attr/exec", label))
+            .with_context(|| format!("set SELinux label {label}"))?;
+    }
+    Ok(())
+}
+
+/// chdir to the process' cwd and check that the kernel can name it from our
+/// root: a cwd reached through a leaked host fd shows as "(unreachable)" or
+/// fails getcwd (CVE-2024-21626).
+pub fn enter_cwd(p: &Process) -> Result<()> {
+    let cwd = p.cwd();
+    nix::unistd::chdir(cwd).with_context(|| format!("chdir to process.cwd {}", cwd.display()))?;
+    let now = nix::unistd::getcwd().context("getcwd after chdir: cwd is outside the container")?;
+    if !now.is_absolute() {
+        bail!("process.cwd {} resolves outside the container root", cwd.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,398 @@
+//! The container's root filesystem: propagation, the spec's mounts with
+//! destinations resolved inside the rootfs, pivot_root, read-only root.
+//!
+//! Every destination is opened with openat2(RESOLVE_IN_ROOT) and mounted
+//! through its /proc/self/fd path, so a symlink in the rootfs (or one swapped
+//! in during setup) can never send a mount outside it (CVE-2021-30465).
+
+use super::mountopts::{self, MountOpts};
+use super::sys;
+use anyhow::{bail, Context, Result};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use oci_spec::runtime::Mount;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+
+const NONE: Option<&str> = None;
+
+/// Check the mounts before any side effect: destinations absolute, options known.
+pub fn validate_mounts(mounts: &[Mount]) -> Result<()> {
+    for m in mounts {
+        let d = m.destination();
+        if !d.is_absolute() {
+            bail!("mounts: destination {} must be an absolute path", d.display());
+        }
+        mountopts::parse(m.options().as_deref().unwrap_or(&[]))
+            .with_context(|| format!("mounts: {}", d.display()))?;
+    }
+    Ok(())
+}
+
+pub fn relative(p: &Path) -> PathBuf {
+    p.components().filter(|c| matches!(c, Component::Normal(_))).collect()
+}
+
+/// What to create at a destination that does not exist yet.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Kind {
+    Dir,
+    File,
+}
+
+/// Open `rel` inside `root` as O_PATH, creating it (and its parents) if
+/// missing. Resolution never leaves `root`.
+pub fn open_or_create(root: BorrowedFd, rel: &Path, kind: Kind) -> Result<OwnedFd> {
+    let rel = relative(rel);
+    match sys::openat_in_root(root, &rel, libc::O_PATH, 0) {
+        Ok(fd) => return Ok(fd),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+        Err(e) => return Err(e).with_context(|| format!("open {} in rootfs", rel.display())),
+    }
+    let comps: Vec<_> = rel.components().collect();
+    let mut cur = PathBuf::new();
+    let mut parent = sys::openat_in_root(root, Path::new("."), libc::O_PATH, 0).context("open rootfs")?;
+    for (i, c) in comps.iter().enumerate() {
+        cur.push(c);
+        let last = i + 1 == comps.len();
+        match sys::openat_in_root(root, &cur, libc::O_PATH, 0) {
+            Ok(fd) => {
+                parent = fd;
+                continue;
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) => return Err(e).with_context(|| format!("open {} in rootfs", cur.display())),
+        }
+        let name = c.as_os_str();
+        if last && kind == Kind::File {
+            let f = nix::fcntl::openat(
+                &parent,
+                name,
+                nix::fcntl::OFlag::O_CREAT | nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::from_bits_truncate(0o644),
+            );
+            match f {
+                Ok(_) | Err(nix::errno::Errno::EEXIST) => {}
+                Err(e) => return Err(e).with_context(|| format!("create {} in rootfs", cur.display())),
+            }
+        } else {
+            match nix::sys::stat::mkdirat(&parent, name, nix::sys::stat::Mode::from_bits_truncate(0o755)) {
+                Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+                Err(e) => return Err(e).with_context(|| format!("mkdir {} in rootfs", cur.display())),
+            }
+        }
+        parent = sys::openat_in_root(root, &cur, libc::O_PATH, 0)
+            .with_context(|| format!("open {} in rootfs", cur.display()))?;
+    }
+    Ok(parent)
+}
+
+fn is_dir(fd: &OwnedFd) -> bool {
+    nix::sys::stat::fstat(fd).map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR).unwrap_or(false)
+}
+
+/// Flags of the mount that holds `path` that a bind remount must keep: in a
+/// user namespace the kernel refuses to clear them ("locked" flags).
+pub fn locked_flags(path: &str) -> MsFlags {
+    use nix::sys::statvfs::{statvfs, FsFlags};
+    let Ok(st) = statvfs(path) else { return MsFlags::empty() };
+    let f = st.flags();
+    let mut out = MsFlags::empty();
+    for (a, b) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if f.contains(a) {
+            out |= b;
+        }
+    }
+    out
+}
+
+pub struct RootfsCtx<'a> {
+    pub rootfs: &'a Path,
+    pub cgroup_path: &'a str,
+    pub in_userns: bool,
+    pub new_cgroupns: bool,
+}
+
+/// Make our copy of the host's mounts slave (or what rootfsPropagation
+/// says), so nothing we mount propagates back to the host, and bind the
+/// rootfs onto itself so it is a mount point for pivot_root.
+pub fn prepare(ctx: &RootfsCtx, propagation: Option<&str>) -> Result<()> {
+    let flag = match propagation.unwrap_or("") {
+        "" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        p => {
+            let o = mountopts::parse(&[p.to_string()])?;
+            *o.propagation.first().with_context(|| format!("linux.rootfsPropagation: invalid value {p:?}"))?
+        }
+    };
+    mount(NONE, "/", NONE, flag, NONE).context("make / slave (rootfsPropagation)")?;
+    mount(Some(ctx.rootfs), ctx.rootfs, NONE, MsFlags::MS_BIND | MsFlags::MS_REC, NONE)
+        .with_context(|| format!("bind rootfs {} onto itself", ctx.rootfs.display()))?;
+    // pivot_root refuses a new root whose parent mount is shared.
+    make_parent_private(ctx.rootfs)?;
+    Ok(())
+}
+
+fn make_parent_private(rootfs: &Path) -> Result<()> {
+    let mut p = rootfs.parent();
+    while let Some(dir) = p {
+        match mount(NONE, dir, NONE, MsFlags::MS_PRIVATE, NONE) {
+            Ok(()) => return Ok(()),
+            Err(nix::errno::Errno::EINVAL) => p = dir.parent(), // not a mount point
+            Err(e) => return Err(e).with_context(|| format!("make {} private", dir.display())),
+        }
+    }
+    Ok(())
+}
+
+/// Mount every entry of `mounts` inside the rootfs.
+pub fn mount_all(ctx: &RootfsCtx, root: BorrowedFd, mounts: &[Mount]) -> Result<()> {
+    for m in mounts {
+        mount_one(ctx, root, m).with_context(|| format!("mount {}", m.destination().display()))?;
+    }
+    Ok(())
+}
+
+fn mount_one(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount) -> Result<()> {
+    let opts = mountopts::parse(m.options().as_deref().unwrap_or(&[]))?;
+    let typ = m.typ().as_deref().unwrap_or("");
+    let dest = m.destination();
+    if opts.is_bind() || typ == "bind" {
+        return bind_mount(ctx, root, m, &opts);
+    }
+    match typ {
+        "cgroup" | "cgroup2" => return mount_cgroup(ctx, root, m, &opts),
+        "" => bail!("type is missing (and the mount is not a bind mount)"),
+        _ => {}
+    }
+    let target = open_or_create(root, dest, Kind::Dir)?;
+    if opts.tmpcopyup && typ == "tmpfs" {
+        return tmpcopyup(root, dest, &target, &opts);
+    }
+    let source = m.source().as_ref().map(|s| s.as_path()).unwrap_or(Path::new(typ));
+    let tpath = sys::fd_path(&target);
+    let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
+    let flags = opts.flags & !MsFlags::MS_REMOUNT;
+    match mount(Some(source), tpath.as_str(), Some(typ), flags, data) {
+        Ok(()) => {}
+        // sysfs can't be mounted in a user namespace without its own netns:
+        // bind the host's /sys instead, as runc does.
+        Err(nix::errno::Errno::EPERM) if typ == "sysfs" && ctx.in_userns => {
+            mount(Some("/sys"), tpath.as_str(), NONE, MsFlags::MS_BIND | MsFlags::MS_REC, NONE)
+                .context("bind /sys")?;
+            let fd = open_or_create(root, dest, Kind::Dir)?;
+            let p = sys::fd_path(&fd);
+            let f = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | (flags & !MsFlags::MS_REC) | locked_flags(&p);
+            mount(NONE, p.as_str(), NONE, f, NONE).context("remount /sys")?;
+        }
+        Err(e) => return Err(e).with_context(|| format!("mount {typ} {}", source.display())),
+    }
+    drop(target);
+    finish_mount(root, dest, &opts)
+}
+
+/// Propagation and recursive attributes, on the freshly mounted tree.
+fn finish_mount(root: BorrowedFd, dest: &Path, opts: &MountOpts) -> Result<()> {
+    if opts.propagation.is_empty() && opts.rec_set == 0 && opts.rec_clr == 0 {
+        return Ok(());
+    }
+    // Reopen: the old fd still points at the directory under the mount.
+    let fd = open_or_create(root, dest, Kind::Dir)?;
+    let p = sys::fd_path(&fd);
+    for prop in &opts.propagation {
+        mount(NONE, p.as_str(), NONE, *prop, NONE).with_context(|| format!("set propagation {prop:?}"))?;
+    }
+    if opts.rec_set != 0 || opts.rec_clr != 0 {
+        let tree = sys::openat_in_root(root, &relative(dest), libc::O_PATH | libc::O_DIRECTORY, 0)
+            .or_else(|_| sys::openat_in_root(root, &relative(dest), libc::O_PATH, 0))?;
+        sys::mount_setattr(tree.as_fd(), true, opts.rec_set, opts.rec_clr, None)
+            .context("mount_setattr (recursive mount options)")?;
+    }
+    Ok(())
+}
+
+fn bind_mount(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, opts: &MountOpts) -> Result<()> {
+    let source = m.source().as_ref().context("bind mount without source")?;
+    let md = std::fs::metadata(source).with_context(|| format!("bind source {}", source.display()))?;
+    let kind = if md.is_dir() { Kind::Dir } else { Kind::File };
+    let dest = m.destination();
+    let target = open_or_create(root, dest, kind)?;
+    if (kind == Kind::Dir) != is_dir(&target) {
+        bail!("bind mount of {} onto {}: file type mismatch", source.display(), dest.display());
+    }
+    let tpath = sys::fd_path(&target);
+    let rec = opts.flags & MsFlags::MS_REC;
+    if opts.idmap {
+        super::idmap::mount_idmapped(source, &tpath, opts, rec.contains(MsFlags::MS_REC))?;
+    } else {
+        mount(Some(source.as_path()), tpath.as_str(), NONE, MsFlags::MS_BIND | rec, NONE)
+            .with_context(|| format!("bind {}", source.display()))?;
+    }
+    drop(target);
+    let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    if !extra.is_empty() {
+        let fd = open_or_create(root, dest, kind)?;
+        let p = sys::fd_path(&fd);
+        let mut f = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra;
+        if ctx.in_userns {
+            f |= locked_flags(&p) & !opts.cleared;
+        }
+        mount(NONE, p.as_str(), NONE, f, NONE).context("remount bind mount with its options")?;
+    }
+    finish_mount(root, dest, opts)
+}
+
+/// `tmpcopyup` (Podman --read-only): the new tmpfs starts with a copy of
+/// what the image had at that directory.
+fn tmpcopyup(root: BorrowedFd, dest: &Path, target: &OwnedFd, opts: &MountOpts) -> Result<()> {
+    let tmp = std::env::temp_dir().join(format!("husk-tmpcopyup-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).context("tmpcopyup: make staging dir")?;
+    let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
+    let result = (|| -> Result<()> {
+        mount(Some("tmpfs"), &tmp, Some("tmpfs"), opts.flags & !MsFlags::MS_RDONLY, data).context("tmpcopyup: mount tmpfs")?;
+        let src = sys::fd_path(target);
+        copy_tree(Path::new(&src), &tmp).context("tmpcopyup: copy")?;
+        if opts.flags.contains(MsFlags::MS_RDONLY) {
+            mount(NONE, &tmp, NONE, MsFlags::MS_REMOUNT | opts.flags, data).context("tmpcopyup: remount ro")?;
+        }
+        mount(Some(&tmp), src.as_str(), NONE, MsFlags::MS_MOVE, NONE).context("tmpcopyup: move tmpfs into place")?;
+        Ok(())
+    })();
+    let _ = umount2(&tmp, MntFlags::MNT_DETACH);
+    let _ = std::fs::remove_dir(&tmp);
+    result?;
+    finish_mount(root, dest, opts)
+}
+
+fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
+    use std::os::unix::fs::{lchown, MetadataExt, PermissionsExt};
+    for e in std::fs::read_dir(src)? {
+        let e = e?;
+        let md = e.metadata()?;
+        let to = dst.join(e.file_name());
+        let ft = md.file_type();
+        if ft.is_dir() {
+            std::fs::create_dir(&to)?;
+            copy_tree(&e.path(), &to)?;
+        } else if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(e.path())?, &to)?;
+        } else if ft.is_file() {
+            std::fs::copy(e.path(), &to)?;
+        } else {
+            continue;
+        }
+        lchown(&to, Some(md.uid()), Some(md.gid()))?;
+        if !ft.is_symlink() {
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(md.mode() & 0o7777))?;
+        }
+    }
+    let md = std::fs::metadata(src)?;
+    std::fs::set_permissions(dst, std::fs::Permissions::from_mode(md.mode() & 0o7777))?;
+    Ok(())
+}
+
+/// A `cgroup` mount. With a new cgroup namespace the kernel shows the
+/// container's cgroup as the root; without one, bind the container's own
+/// cgroup directories so it still sees only itself.
+fn mount_cgroup(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, opts: &MountOpts) -> Result<()> {
+    let dest = m.destination();
+    let layout = crate::cgroups::Layout::detect()?;
+    let rel = ctx.cgroup_path.trim_start_matches('/');
+    let ro = opts.flags & MsFlags::MS_RDONLY;
+    let base = opts.flags & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
+    match &layout {
+        crate::cgroups::Layout::V2 { mount: mnt } => {
+            if ctx.new_cgroupns {
+                let target = open_or_create(root, dest, Kind::Dir)?;
+                let t = sys::fd_path(&target);
+                mount(Some("cgroup2"), t.as_str(), Some("cgroup2"), base | ro, NONE).context("mount cgroup2")?;
+            } else {
+                bind_ro(root, &mnt.join(rel), dest, base | ro)?;
+            }
+        }
+        crate::cgroups::Layout::V1 { hierarchies, unified } => {
+            let target = open_or_create(root, dest, Kind::Dir)?;
+            let t = sys::fd_path(&target);
+            mount(Some("tmpfs"), t.as_str(), Some("tmpfs"), base, Some("mode=755")).context("mount tmpfs for cgroups")?;
+            drop(target);
+            let mut all: Vec<(String, PathBuf)> =
+                hierarchies.iter().map(|(c, p)| (c.join(","), p.clone())).collect();
+            if let Some(u) = unified {
+                all.push(("unified".into(), u.clone()));
+            }
+            for (_name, host_mount) in all {
+                let sub = dest.join(host_mount.file_name().unwrap_or_default());
+                bind_ro(root, &host_mount.join(rel), &sub, base | ro)?;
+            }
+            if !ro.is_empty() {
+                let fd = open_or_create(root, dest, Kind::Dir)?;
+                let p = sys::fd_path(&fd);
+                mount(NONE, p.as_str(), NONE, MsFlags::MS_REMOUNT | base | ro, Some("mode=755"))
+                    .context("remount cgroup tmpfs read-only")?;
+            }
+        }
+    }
+    finish_mount(root, dest, opts)
+}
+
+/// Bind `src` (recursively) onto `dest` inside the rootfs and remount it
+/// with `flags`, reopening the destination so the remount hits the new mount.
+fn bind_ro(root: BorrowedFd, src: &Path, dest: &Path, flags: MsFlags) -> Result<()> {
+    let fd = open_or_create(root, dest, Kind::Dir)?;
+    mount(Some(src), sys::fd_path(&fd).as_str(), NONE, MsFlags::MS_BIND | MsFlags::MS_REC, NONE)
+        .with_context(|| format!("bind {}", src.display()))?;
+    drop(fd);
+    if !flags.is_empty() {
+        let fd = open_or_create(root, dest, Kind::Dir)?;
+        let p = sys::fd_path(&fd);
+        let f = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags | locked_flags(&p);
+        mount(NONE, p.as_str(), NONE, f, NONE).with_context(|| format!("remount {}", dest.display()))?;
+    }
+    Ok(())
+}
+
+/// Enter the rootfs: pivot_root(".", ".") and detach the old root, or with
+/// --no-pivot, move the rootfs over / and chroot.
+pub fn enter(rootfs: &Path, no_pivot: bool) -> Result<()> {
+    if no_pivot {
+        nix::unistd::chdir(rootfs).with_context(|| format!("chdir {}", rootfs.display()))?;
+        mount(Some(rootfs), "/", NONE, MsFlags::MS_MOVE, NONE).context("move rootfs to / (--no-pivot)")?;
+        nix::unistd::chroot(".").context("chroot (--no-pivot)")?;
+        nix::unistd::chdir("/").context("chdir /")?;
+        return Ok(());
+    }
+    let old = nix::fcntl::open("/", nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+        .context("open /")?;
+    let new = nix::fcntl::open(rootfs, nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+        .with_context(|| format!("open rootfs {}", rootfs.display()))?;
+    nix::unistd::fchdir(&new).context("fchdir rootfs")?;
+    nix::unistd::pivot_root(".", ".").context("pivot_root")?;
+    // The old root is now stacked under "."; get back to it to detach it.
+    nix::unistd::fchdir(&old).context("fchdir old root")?;
+    // Slave first, so the unmount does not propagate to the host.
+    mount(NONE, ".", NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE).context("make old root slave")?;
+    umount2(".", MntFlags::MNT_DETACH).context("detach old root")?;
+    nix::unistd::chdir("/").context("chdir /")?;
+    Ok(())
+}
+
+/// After pivot: apply rootfsPropagation to / (if it asks for more than the
+/// default), and make / read-only when root.readonly is set.
+pub fn finalize(propagation: Option<&str>, readonly: bool) -> Result<()> {
+    if let Some(p) = propagation.filter(|p| !p.is_empty()) {
+        let o = mountopts::parse(&[p.to_string()])?;
+        for prop in &o.propagation {
+            mount(NONE, "/", NONE, *prop, NONE).context("apply rootfsPropagation to /")?;
+        }
+    }
+    if readonly {
+        let f = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked_flags("/");
+        mount(NONE, "/", NONE, f, NONE).context("remount / read-only (root.readonly)")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,246 @@
+//! The container's init, from the clone to execve, in the order runc, crun
+//! and youki share. Runs in the child: errors are sent to the parent as
+//! `Error(chain)` and the child exits; nothing here may panic.
+
+use super::sync::{self, expect, send_msg, Msg};
+use super::InitArgs;
+use crate::linux::{caps, console, devices, hooks, namespaces, paths, process, rootfs, seccomp, sys};
+use anyhow::{bail, Context, Result};
+use nix::sched::{setns, unshare, CloneFlags};
+use oci_spec::runtime::LinuxNamespaceType as Ns;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+/// Entry point of the cloned child. Never returns.
+pub fn child_main(args: InitArgs, sock: OwnedFd) -> ! {
+    match run(args, &sock) {
+        Ok(never) => match never {},
+        Err(e) => {
+            let _ = send_msg(&sock, &Msg::Error(format!("{e:#}")));
+            sys::exit_now(1)
+        }
+    }
+}
+
+enum Never {}
+
+/// Stage 1 of the indirect path: join namespaces, unshare the new ones,
+/// and fork again if a pid or time namespace must take effect. Returns in
+/// the process that goes on to be the container's init.
+fn enter_namespaces(args: &mut InitArgs, sock: &OwnedFd) -> Result<()> {
+    let b = args.bundle;
+    let joins = std::mem::take(&mut args.joins);
+    let mut joined_mnt = None;
+    for (typ, fd) in &joins {
+        match typ {
+            Ns::Mount => joined_mnt = Some(fd),
+            Ns::User => {
+                setns(fd.as_fd(), namespaces::flag(*typ)).with_context(|| format!("setns {typ} (linux.namespaces)"))?;
+                // Become root of the joined user namespace.
+                let _ = nix::unistd::setresgid(0.into(), 0.into(), 0.into());
+                let _ = nix::unistd::setresuid(0.into(), 0.into(), 0.into());
+            }
+            _ => setns(fd.as_fd(), namespaces::flag(*typ)).with_context(|| format!("setns {typ} (linux.namespaces)"))?,
+        }
+    }
+    if b.has_new_ns(Ns::User) {
+        unshare(CloneFlags::CLONE_NEWUSER).context("unshare user namespace")?;
+        send_msg(sock, &Msg::MapsPlease)?;
+        expect(sock, Msg::MapsDone)?;
+        nix::unistd::setresgid(0.into(), 0.into(), 0.into()).context("setresgid 0 in the new user namespace")?;
+        nix::unistd::setresuid(0.into(), 0.into(), 0.into()).context("setresuid 0 in the new user namespace")?;
+    }
+    if let Some(fd) = joined_mnt {
+        setns(fd.as_fd(), CloneFlags::CLONE_NEWNS).context("setns mnt (linux.namespaces)")?;
+    }
+    let mut flags = CloneFlags::empty();
+    for ns in b.namespaces() {
+        if ns.path.is_none() && !matches!(ns.typ, Ns::User | Ns::Cgroup) {
+            flags |= namespaces::flag(ns.typ);
+        }
+    }
+    unshare(flags).context("unshare namespaces")?;
+    if b.has_new_ns(Ns::Time) {
+        write_time_offsets(b)?;
+    }
+    let must_fork = b.has_ns(Ns::Pid) || b.has_ns(Ns::Time);
+    if !must_fork {
+        send_msg(sock, &Msg::Pid(nix::unistd::getpid().as_raw()))?;
+        return Ok(());
+    }
+    match super::clone::clone(0)? {
+        super::clone::Forked::Child => Ok(()),
+        super::clone::Forked::Parent(pid) => {
+            // The parent reaps us; the grandchild is re-parented to husk
+            // (a subreaper) or to whoever adopts it.
+            let _ = send_msg(sock, &Msg::Pid(pid));
+            sys::exit_now(0)
+        }
+    }
+}
+
+fn write_time_offsets(b: &crate::spec::Bundle) -> Result<()> {
+    let Some(offs) = b.spec.linux().as_ref().and_then(|l| l.time_offsets().clone()) else { return Ok(()) };
+    let mut text = String::new();
+    for (clock, o) in offs {
+        text.push_str(&format!("{clock} {} {}\n", o.secs().unwrap_or(0), o.nanosecs().unwrap_or(0)));
+    }
+    std::fs::write("/proc/self/timens_offsets", text).context("write timens_offsets (linux.timeOffsets)")
+}
+
+fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
+    let b = args.bundle;
+    let spec = &b.spec;
+    let linux = spec.linux().as_ref().context("linux is missing")?;
+    let proc_ = spec.process().as_ref().context("process is missing")?;
+
+    if !args.direct {
+        enter_namespaces(&mut args, sock)?;
+    }
+    // The parent has written our id maps and put us in our cgroup.
+    let host_pid = match sync::recv_msg(sock)? {
+        Some(Msg::Go(p)) => p,
+        Some(Msg::Error(e)) => bail!("{e}"),
+        other => bail!("init sync channel: expected Go, got {other:?}"),
+    };
+    let in_userns = b.has_ns(Ns::User);
+    if args.direct && b.has_new_ns(Ns::User) {
+        nix::unistd::setresgid(0.into(), 0.into(), 0.into()).context("setresgid 0 in the new user namespace")?;
+        nix::unistd::setresuid(0.into(), 0.into(), 0.into()).context("setresuid 0 in the new user namespace")?;
+    }
+    if b.has_new_ns(Ns::Cgroup) {
+        // After the parent moved us into the container's cgroup, so that
+        // becomes the namespace's root.
+        unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare cgroup namespace")?;
+    }
+    if !args.no_new_keyring {
+        // EDQUOT/ENOSYS on some hosts: like runc, carry on without one.
+        let _ = sys::join_session_keyring(&format!("_ses.{}", args.id));
+    }
+    if let Some(adj) = proc_.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).context("write oom_score_adj (process.oomScoreAdj)")?;
+    }
+
+    // Root filesystem.
+    let ctx = rootfs::RootfsCtx {
+        rootfs: &b.rootfs,
+        cgroup_path: args.cgroup_path,
+        in_userns,
+        new_cgroupns: b.has_new_ns(Ns::Cgroup),
+    };
+    let propagation = linux.rootfs_propagation().as_deref();
+    rootfs::prepare(&ctx, propagation)?;
+    let root = nix::fcntl::open(
+        &b.rootfs,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .with_context(|| format!("open rootfs {}", b.rootfs.display()))?;
+    let mounts = spec.mounts().as_deref().unwrap_or(&[]);
+    rootfs::mount_all(&ctx, root.as_fd(), mounts)?;
+    let dev_bound = mounts.iter().any(|m| {
+        m.destination() == std::path::Path::new("/dev") && m.options().as_ref().is_some_and(|o| o.iter().any(|x| x == "bind" || x == "rbind"))
+    });
+    if !dev_bound {
+        devices::create_all(root.as_fd(), linux.devices().as_deref().unwrap_or(&[]), in_userns)?;
+    }
+    let has_devpts = mounts.iter().any(|m| m.destination() == std::path::Path::new("/dev/pts"));
+    devices::symlinks(root.as_fd(), has_devpts)?;
+    drop(root);
+
+    // prestart + createRuntime run in the parent, now that mounts exist.
+    send_msg(sock, &Msg::HooksPlease)?;
+    expect(sock, Msg::HooksDone)?;
+    let annotations = spec.annotations().clone().unwrap_or_default();
+    if let Some(h) = spec.hooks().as_ref().and_then(|h| h.create_container().as_ref()) {
+        let st = hooks::state_json(args.id, "created", host_pid, &b.dir, &annotations);
+        hooks::run_all("createContainer", h, &st)?;
+    }
+
+    rootfs::enter(&b.rootfs, args.no_pivot)?;
+
+    if proc_.terminal().unwrap_or(false) {
+        let size = proc_.console_size().map(|s| (s.height() as u16, s.width() as u16));
+        console::setup(args.console.as_ref(), size)?;
+    }
+    args.console = None;
+
+    if let Some(h) = spec.hostname().as_ref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(h).context("sethostname (hostname)")?;
+    }
+    if let Some(d) = spec.domainname().as_ref().filter(|d| !d.is_empty()) {
+        std::fs::write("/proc/sys/kernel/domainname", d).context("set domainname (domainname)")?;
+    }
+    if let Some(sysctl) = linux.sysctl() {
+        for (k, v) in sysctl {
+            let p = format!("/proc/sys/{}", k.replace('.', "/"));
+            std::fs::write(&p, v).with_context(|| format!("linux.sysctl: write {k}={v}"))?;
+        }
+    }
+    rootfs::finalize(propagation, spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false))?;
+    paths::readonly(linux.readonly_paths().as_deref().unwrap_or(&[]))?;
+    paths::mask(linux.masked_paths().as_deref().unwrap_or(&[]))?;
+
+    process::set_rlimits(proc_)?;
+    let nnp = proc_.no_new_privileges().unwrap_or(false);
+    if nnp {
+        sys::set_no_new_privs().context("prctl PR_SET_NO_NEW_PRIVS (process.noNewPrivileges)")?;
+    }
+    let seccomp = linux.seccomp().as_ref();
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the drop.
+    if let (Some(s), false) = (seccomp, nnp) {
+        seccomp::load(s)?;
+    }
+    let capsets = proc_.capabilities().as_ref().map(caps::parse).transpose()?;
+    if let Some(c) = &capsets {
+        caps::drop_bounding(&c.bounding)?;
+    }
+    let setgroups_ok = std::fs::read_to_string("/proc/self/setgroups").map(|s| s.trim() != "deny").unwrap_or(true);
+    process::set_user(proc_, setgroups_ok)?;
+    if let Some(c) = &capsets {
+        caps::apply(c)?;
+    }
+    if let Some(m) = proc_.user().umask() {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(m));
+    }
+    process::enter_cwd(proc_)?;
+    let exec = process::prepare_exec(proc_)?;
+    process::set_lsm_labels(proc_)?;
+
+    // Only stdio and the preserved fds may reach the container's process
+    // (CVE-2024-21626); ours are all close-on-exec already.
+    sys::cloexec_from(3 + args.preserve_fds).context("mark fds close-on-exec")?;
+
+    send_msg(sock, &Msg::Ready)?;
+    let fifo = args.fifo.take();
+    // Wait for `start`: it writes one byte to exec.fifo.
+    if let Some(f) = fifo {
+        let mut b = [0u8; 1];
+        loop {
+            match nix::unistd::read(&f, &mut b) {
+                Ok(1) => break,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Ok(_) => bail!("exec.fifo closed before start"),
+                Err(e) => return Err(e).context("read exec.fifo"),
+            }
+        }
+        let _ = f.as_raw_fd();
+    }
+    if let (Some(s), true) = (seccomp, nnp) {
+        // With no_new_privs, load as late as possible: the filter then only
+        // has to allow execve, not our setup syscalls.
+        if let Err(e) = seccomp::load(s) {
+            eprintln!("husk: {e:#}");
+            sys::exit_now(1);
+        }
+    }
+    if let Some(h) = spec.hooks().as_ref().and_then(|h| h.start_container().as_ref()) {
+        let st = hooks::state_json(args.id, "running", host_pid, &b.dir, &annotations);
+        if let Err(e) = hooks::run_all("startContainer", h, &st) {
+            eprintln!("husk: {e:#}");
+            sys::exit_now(1);
+        }
+    }
+    let err = sys::execve(&exec.path, &exec.argv, &exec.envp);
+    eprintln!("husk: exec {:?}: {err}", exec.path);
+    sys::exit_now(if err.raw_os_error() == Some(libc::ENOENT) { 127 } else { 126 })
+}

@@ -1,0 +1,31 @@
+//! Creating the container's init: the clone, the parent's side of the
+//! setup conversation, and the child's recipe.
+
+pub mod clone;
+pub mod init;
+pub mod parent;
+pub mod sync;
+
+use crate::spec::Bundle;
+use oci_spec::runtime::LinuxNamespaceType;
+use std::os::fd::OwnedFd;
+
+/// What the child needs. Never serialized: the child inherits it in the
+/// copy of our memory that clone gives it.
+pub struct InitArgs<'a> {
+    pub id: &'a str,
+    pub bundle: &'a Bundle,
+    pub cgroup_path: &'a str,
+    /// exec.fifo, opened O_RDWR: `start` writes one byte to it.
+    pub fifo: Option<OwnedFd>,
+    /// Connected `--console-socket`.
+    pub console: Option<OwnedFd>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    /// Namespaces to join, in join order.
+    pub joins: Vec<(LinuxNamespaceType, OwnedFd)>,
+    /// The clone itself created every new namespace (no joins, no time
+    /// namespace); otherwise the child unshares and may fork once more.
+    pub direct: bool,
+}

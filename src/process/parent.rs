@@ -1,0 +1,233 @@
+//! `create`, husk's side: validate, make the state dir, clone the init,
+//! answer its requests, save the state once it is ready. On any error,
+//! everything made so far is undone.
+
+use super::clone::{clone, Forked};
+use super::sync::{self, recv_msg, send_msg, Msg};
+use super::InitArgs;
+use crate::cgroups::{self, Cgroup};
+use crate::container::state::{self, write_atomic, State};
+use crate::container::Container;
+use crate::linux::{console, hooks, namespaces};
+use crate::spec::Bundle;
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::LinuxNamespaceType as Ns;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+pub struct CreateOpts<'a> {
+    pub root: &'a Path,
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub pid_file: Option<&'a Path>,
+    pub console_socket: Option<&'a Path>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    pub systemd_cgroup: bool,
+    /// `run` in the foreground: become a subreaper so an init that is our
+    /// grandchild is still ours to wait for.
+    pub subreaper: bool,
+    /// A connected socket to use as the console socket (foreground `run`
+    /// with a terminal: husk relays the pty itself).
+    pub console_fd: Option<&'a OwnedFd>,
+}
+
+/// Undo a half-made container: kill the init, remove cgroup and state dir.
+struct Cleanup<'a> {
+    container: &'a Container,
+    cgroup_path: String,
+    pids: Vec<i32>,
+    armed: bool,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        for &pid in &self.pids {
+            let p = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(p, None);
+        }
+        if !self.cgroup_path.is_empty() {
+            let _ = Cgroup::new(&self.cgroup_path).destroy();
+        }
+        let _ = self.container.remove_dir();
+    }
+}
+
+/// Create the container; returns it with its state saved and the init
+/// blocked on exec.fifo.
+pub fn create(o: &CreateOpts) -> Result<Container> {
+    // Everything that can be checked is checked before any side effect.
+    let bundle = Bundle::load(o.bundle)?;
+    crate::container::validate_id(o.id)?;
+    let linux = bundle.spec.linux().as_ref().context("linux is missing")?;
+    let cgroup_path = cgroups::resolve_path(linux.cgroups_path().as_deref(), o.id, o.systemd_cgroup)?;
+    let joins = namespaces::open_joins(&bundle.namespaces())?;
+    let terminal = bundle.spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
+    let console = match (terminal, o.console_socket, o.console_fd) {
+        (true, Some(p), _) => Some(console::connect(p)?),
+        (true, None, Some(fd)) => Some(fd.try_clone().context("dup console socket")?),
+        (true, None, None) => bail!("process.terminal is true: --console-socket is required"),
+        (false, Some(_), _) => bail!("--console-socket is set but process.terminal is false"),
+        _ => None,
+    };
+    if let Some(s) = linux.seccomp() {
+        crate::linux::seccomp::validate(s)?;
+    }
+    if let Some(d) = linux.devices() {
+        crate::linux::devices::validate(d)?;
+    }
+    if !bundle.has_ns(Ns::Mount) {
+        bail!("linux.namespaces: a mount namespace is required");
+    }
+
+    let container = Container::create_dir(o.root, o.id)?;
+    let mut cleanup = Cleanup { container: &container, cgroup_path: String::new(), pids: vec![], armed: true };
+    let mut st = State {
+        id: o.id.to_string(),
+        pid: 0,
+        pid_start_time: 0,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: crate::logging::rfc3339_now(),
+        owner: String::new(),
+        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+        cgroup_path: cgroup_path.clone(),
+        systemd: o.systemd_cgroup,
+        shared_pid_ns: !bundle.has_new_ns(Ns::Pid),
+        hooks: bundle.spec.hooks().clone(),
+        rootless: false,
+    };
+    // Saved before anything else exists, so that a crash from here on
+    // leaves a state that `delete --force` can clean up.
+    st.save(&container.dir)?;
+    cleanup.cgroup_path = cgroup_path.clone();
+
+    let fifo_path = container.fifo_path();
+    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o600))
+        .with_context(|| format!("mkfifo {}", fifo_path.display()))?;
+    // O_RDWR: the init can then block in read() until `start` writes, and
+    // `start`'s O_WRONLY|O_NONBLOCK open fails with ENXIO if the init died.
+    let fifo: OwnedFd = nix::fcntl::open(
+        &fifo_path,
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .with_context(|| format!("open {}", fifo_path.display()))?;
+
+    let direct = joins.is_empty() && !bundle.has_new_ns(Ns::Time);
+    let mut flags = 0;
+    if direct {
+        for ns in bundle.namespaces() {
+            // The cgroup namespace is unshared by the init once it is in its cgroup.
+            if ns.typ != Ns::Cgroup {
+                flags |= ns.clone_flag();
+            }
+        }
+    }
+    if o.subreaper && !direct {
+        crate::linux::sys::set_child_subreaper().context("prctl PR_SET_CHILD_SUBREAPER")?;
+    }
+    let (parent_sock, child_sock) = sync::pair()?;
+    let args = InitArgs {
+        id: o.id,
+        bundle: &bundle,
+        cgroup_path: &cgroup_path,
+        fifo: Some(fifo),
+        console,
+        no_pivot: o.no_pivot,
+        no_new_keyring: o.no_new_keyring,
+        preserve_fds: o.preserve_fds,
+        joins,
+        direct,
+    };
+    // --- the clone: husk is single-threaded here, as everywhere ---
+    let child = match clone(flags)? {
+        Forked::Child => {
+            drop(parent_sock);
+            super::init::child_main(args, child_sock)
+        }
+        Forked::Parent(pid) => pid,
+    };
+    drop(args);
+    drop(child_sock);
+    cleanup.pids.push(child);
+
+    let uid_maps = linux.uid_mappings().clone().unwrap_or_default();
+    let gid_maps = linux.gid_mappings().clone().unwrap_or_default();
+    let init_pid = if direct {
+        if bundle.has_new_ns(Ns::User) {
+            namespaces::write_id_maps(child, &uid_maps, &gid_maps)?;
+        }
+        child
+    } else {
+        loop {
+            match recv_msg(&parent_sock)? {
+                Some(Msg::MapsPlease) => {
+                    namespaces::write_id_maps(child, &uid_maps, &gid_maps)?;
+                    send_msg(&parent_sock, &Msg::MapsDone)?;
+                }
+                Some(Msg::Pid(p)) => {
+                    if p != child {
+                        // The intermediate process exits after the fork.
+                        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child), None);
+                        cleanup.pids = vec![p];
+                    }
+                    break p;
+                }
+                Some(Msg::Error(e)) => bail!("{e}"),
+                Some(m) => bail!("init sync channel: unexpected {m:?}"),
+                None => bail!("container init exited during namespace setup"),
+            }
+        }
+    };
+
+    let mut cg = Cgroup::new(&cgroup_path);
+    cg.apply(init_pid)?;
+    if let Some(res) = linux.resources() {
+        cg.set(res)?;
+    }
+    send_msg(&parent_sock, &Msg::Go(init_pid))?;
+
+    loop {
+        match recv_msg(&parent_sock)? {
+            Some(Msg::HooksPlease) => {
+                if let Some(h) = bundle.spec.hooks() {
+                    let json = hooks::state_json(o.id, "creating", init_pid, &bundle.dir, &st.annotations);
+                    #[allow(deprecated)]
+                    if let Some(list) = h.prestart() {
+                        hooks::run_all("prestart", list, &json)?;
+                    }
+                    if let Some(list) = h.create_runtime() {
+                        hooks::run_all("createRuntime", list, &json)?;
+                    }
+                }
+                send_msg(&parent_sock, &Msg::HooksDone)?;
+            }
+            Some(Msg::Ready) => break,
+            Some(Msg::Error(e)) => bail!("{e}"),
+            Some(m) => bail!("init sync channel: unexpected {m:?}"),
+            None => bail!("container init exited before it was ready"),
+        }
+    }
+
+    st.pid = init_pid;
+    st.pid_start_time = state::proc_stat(init_pid).map(|s| s.1).context("read the init's start time")?;
+    st.save(&container.dir)?;
+    if let Some(p) = o.pid_file {
+        write_pid_file(p, init_pid)?;
+    }
+    cleanup.armed = false;
+    drop(cleanup);
+    Ok(container)
+}
+
+/// The pid file: the decimal pid, no newline, written atomically.
+pub fn write_pid_file(p: &Path, pid: i32) -> Result<()> {
+    let abs: PathBuf = std::path::absolute(p).with_context(|| format!("pid file {}", p.display()))?;
+    write_atomic(&abs, pid.to_string().as_bytes())
+}

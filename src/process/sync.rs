@@ -1,0 +1,97 @@
+//! Messages between husk (the parent) and the container's init (the child)
+//! over one SOCK_SEQPACKET socketpair: one datagram per message, so no
+//! framing is needed, and EOF means the peer is gone.
+//!
+//! | direction      | message        | meaning                                                  |
+//! |----------------|----------------|----------------------------------------------------------|
+//! | child → parent | `MapsPlease`   | I unshared a user namespace: write my uid/gid maps        |
+//! | parent → child | `MapsDone`     | maps written                                             |
+//! | child → parent | `Pid(p)`       | the init is host pid p (after a second fork)             |
+//! | parent → child | `Go(p)`        | maps and cgroup are in place; your host pid is p: set up  |
+//! | child → parent | `HooksPlease`  | mounts are done: run prestart + createRuntime hooks      |
+//! | parent → child | `HooksDone`    | hooks ran                                                |
+//! | child → parent | `Ready`        | set up; blocked on exec.fifo until `start`               |
+//! | child → parent | `Error(msg)`   | setup failed; the child exits after sending it           |
+
+use anyhow::{bail, Context, Result};
+use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Msg {
+    MapsPlease,
+    MapsDone,
+    Pid(i32),
+    Go(i32),
+    HooksPlease,
+    HooksDone,
+    Ready,
+    Error(String),
+}
+
+pub fn pair() -> Result<(OwnedFd, OwnedFd)> {
+    socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
+        .context("socketpair for the init sync channel")
+}
+
+pub fn send_msg(fd: &OwnedFd, msg: &Msg) -> Result<()> {
+    let mut buf = Vec::with_capacity(16);
+    match msg {
+        Msg::MapsPlease => buf.push(1),
+        Msg::MapsDone => buf.push(2),
+        Msg::Pid(p) => {
+            buf.push(3);
+            buf.extend_from_slice(&p.to_le_bytes());
+        }
+        Msg::Go(p) => {
+            buf.push(4);
+            buf.extend_from_slice(&p.to_le_bytes());
+        }
+        Msg::HooksPlease => buf.push(5),
+        Msg::HooksDone => buf.push(6),
+        Msg::Ready => buf.push(7),
+        Msg::Error(s) => {
+            buf.push(8);
+            // One datagram: keep it well under the socket buffer.
+            let b = s.as_bytes();
+            buf.extend_from_slice(&b[..b.len().min(32 * 1024)]);
+        }
+    }
+    send(fd.as_raw_fd(), &buf, MsgFlags::MSG_NOSIGNAL).context("send on the init sync channel")?;
+    Ok(())
+}
+
+/// Receive one message; `None` on EOF (the peer closed or died).
+pub fn recv_msg(fd: &OwnedFd) -> Result<Option<Msg>> {
+    let mut buf = [0u8; 33 * 1024];
+    let n = loop {
+        match recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            r => break r.context("receive on the init sync channel")?,
+        }
+    };
+    if n == 0 {
+        return Ok(None);
+    }
+    Ok(Some(match buf[0] {
+        1 => Msg::MapsPlease,
+        2 => Msg::MapsDone,
+        3 if n >= 5 => Msg::Pid(i32::from_le_bytes([buf[1], buf[2], buf[3], buf[4]])),
+        4 if n >= 5 => Msg::Go(i32::from_le_bytes([buf[1], buf[2], buf[3], buf[4]])),
+        5 => Msg::HooksPlease,
+        6 => Msg::HooksDone,
+        7 => Msg::Ready,
+        8 => Msg::Error(String::from_utf8_lossy(&buf[1..n]).into_owned()),
+        t => bail!("init sync channel: unknown message tag {t}"),
+    }))
+}
+
+/// Wait for exactly `want`; anything else is an error.
+pub fn expect(fd: &OwnedFd, want: Msg) -> Result<()> {
+    match recv_msg(fd)? {
+        Some(m) if m == want => Ok(()),
+        Some(Msg::Error(e)) => bail!("{e}"),
+        Some(m) => bail!("init sync channel: expected {want:?}, got {m:?}"),
+        None => bail!("init sync channel: peer exited while waiting for {want:?}"),
+    }
+}

@@ -1,0 +1,141 @@
+//! Loading and validating a bundle, before any side effect.
+
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::path::{Path, PathBuf};
+
+pub struct Bundle {
+    /// Absolute path of the bundle directory.
+    pub dir: PathBuf,
+    /// Absolute path of the root filesystem.
+    pub rootfs: PathBuf,
+    pub spec: Spec,
+}
+
+/// A namespace of the config: created new, or joined through `path`.
+#[derive(Debug, Clone)]
+pub struct NsEntry {
+    pub typ: LinuxNamespaceType,
+    pub path: Option<PathBuf>,
+}
+
+impl NsEntry {
+    pub fn clone_flag(&self) -> libc::c_int {
+        self.typ as libc::c_int
+    }
+}
+
+/// Parse config.json from `path`, with the file name in every error.
+pub fn parse_config(path: &Path) -> Result<Spec> {
+    let data = std::fs::read(path).with_context(|| format!("read config {}", path.display()))?;
+    serde_json::from_slice(&data).with_context(|| format!("parse config {}", path.display()))
+}
+
+impl Bundle {
+    pub fn load(dir: &Path) -> Result<Bundle> {
+        let dir = std::path::absolute(dir).with_context(|| format!("bundle path {}", dir.display()))?;
+        let spec = parse_config(&dir.join("config.json"))?;
+        let root = spec.root().as_ref().context("config.json: root is missing")?;
+        let rootfs = if root.path().is_absolute() {
+            root.path().clone()
+        } else {
+            dir.join(root.path())
+        };
+        let md = std::fs::metadata(&rootfs)
+            .with_context(|| format!("root.path: rootfs {} does not exist", rootfs.display()))?;
+        if !md.is_dir() {
+            bail!("root.path: rootfs {} is not a directory", rootfs.display());
+        }
+        let b = Bundle { dir, rootfs, spec };
+        b.validate()?;
+        Ok(b)
+    }
+
+    pub fn namespaces(&self) -> Vec<NsEntry> {
+        self.spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_ref())
+            .map(|v| v.iter().map(|n| NsEntry { typ: n.typ(), path: n.path().clone() }).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn has_new_ns(&self, typ: LinuxNamespaceType) -> bool {
+        self.namespaces().iter().any(|n| n.typ == typ && n.path.is_none())
+    }
+
+    pub fn has_ns(&self, typ: LinuxNamespaceType) -> bool {
+        self.namespaces().iter().any(|n| n.typ == typ)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let spec = &self.spec;
+        let process = spec.process().as_ref().context("config.json: process is missing")?;
+        if process.args().as_ref().is_none_or(|a| a.is_empty()) {
+            bail!("process.args must not be empty");
+        }
+        if !process.cwd().is_absolute() {
+            bail!("process.cwd {} must be an absolute path", process.cwd().display());
+        }
+        let linux = spec.linux().as_ref().context("config.json: linux is missing")?;
+
+        let nss = self.namespaces();
+        for (i, a) in nss.iter().enumerate() {
+            if nss[..i].iter().any(|b| b.typ == a.typ) {
+                bail!("linux.namespaces: duplicate namespace {}", a.typ);
+            }
+            if let Some(p) = &a.path {
+                if !p.exists() {
+                    bail!("linux.namespaces: {} path {} does not exist", a.typ, p.display());
+                }
+            }
+        }
+        let userns = self.has_ns(LinuxNamespaceType::User);
+        let has_maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+            || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
+        if self.has_new_ns(LinuxNamespaceType::User) && !has_maps {
+            bail!("linux.uidMappings: a new user namespace needs uid and gid mappings");
+        }
+        if !userns && has_maps {
+            bail!("linux.uidMappings: mappings are set but no user namespace is requested");
+        }
+        if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !self.has_ns(LinuxNamespaceType::Uts) {
+            bail!("hostname: unable to set hostname without a private UTS namespace");
+        }
+        if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !self.has_ns(LinuxNamespaceType::Uts) {
+            bail!("domainname: unable to set domainname without a private UTS namespace");
+        }
+        if let Some(sysctl) = linux.sysctl() {
+            for key in sysctl.keys() {
+                if key.contains("..") || key.contains('/') && key.contains('.') && key.starts_with('/') {
+                    bail!("linux.sysctl: invalid key {key}");
+                }
+                if key.starts_with("net.") && !self.has_ns(LinuxNamespaceType::Network) {
+                    bail!("linux.sysctl: {key} requires a network namespace");
+                }
+                if (key.starts_with("kernel.hostname") || key.starts_with("kernel.domainname"))
+                    && !self.has_ns(LinuxNamespaceType::Uts)
+                {
+                    bail!("linux.sysctl: {key} requires a UTS namespace");
+                }
+            }
+        }
+        if linux.time_offsets().is_some() && !self.has_new_ns(LinuxNamespaceType::Time) {
+            bail!("linux.timeOffsets: requires a new time namespace");
+        }
+        // Fields husk cannot honour yet: refuse them by name rather than
+        // silently ignoring them.
+        if linux.intel_rdt().is_some() {
+            bail!("linux.intelRdt is not supported by husk");
+        }
+        if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
+            bail!("linux.netDevices is not supported by husk");
+        }
+        if linux.memory_policy().is_some() {
+            bail!("linux.memoryPolicy is not supported by husk");
+        }
+        crate::linux::rootfs::validate_mounts(spec.mounts().as_deref().unwrap_or(&[]))?;
+        crate::linux::process::validate(process)?;
+        Ok(())
+    }
+}
