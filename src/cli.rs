@@ -301,7 +301,8 @@ pub fn normalize_args(args: Vec<String>) -> Vec<String> {
             let found = current.get_arguments().find(|a| a.get_long() == Some(name));
             match found {
                 Some(a) if name.len() > 1 || rest.starts_with('-') => {
-                    let takes = a.get_action().takes_values() && a.get_num_args().is_none_or(|n| n.min_values() > 0);
+                    let takes = a.get_action().takes_values()
+                        && a.get_num_args().is_none_or(|n| n.min_values() > 0);
                     if !has_eq && takes {
                         expect_value = true;
                     }
@@ -339,8 +340,14 @@ mod tests {
             normalize_args(v("husk -root /r create -bundle /b -pid-file=p id")),
             v("husk --root /r create --bundle /b --pid-file=p id")
         );
-        assert_eq!(normalize_args(v("husk exec id ls -la -detach")), v("husk exec id ls -la -detach"));
+        assert_eq!(
+            normalize_args(v("husk exec id ls -la -detach")),
+            v("husk exec id ls -la -detach")
+        );
         assert_eq!(normalize_args(v("husk kill id -9")), v("husk kill id -9"));
-        assert_eq!(normalize_args(v("husk delete -f id")), v("husk delete -f id"));
+        assert_eq!(
+            normalize_args(v("husk delete -f id")),
+            v("husk delete -f id")
+        );
     }
 }

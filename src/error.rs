@@ -20,7 +20,9 @@ impl fmt::Display for HuskError {
         match self {
             HuskError::NotExist(id) => write!(f, "container {id} does not exist"),
             HuskError::Exists(id) => write!(f, "container with id {id} already exists"),
-            HuskError::NotRunning(id) => write!(f, "container {id} is not running: container not running"),
+            HuskError::NotRunning(id) => {
+                write!(f, "container {id} is not running: container not running")
+            }
             HuskError::WrongState(msg) => f.write_str(msg),
         }
     }

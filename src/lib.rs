@@ -1,1 +1,20 @@
+//! husk: an OCI container runtime, a drop-in replacement for runc.
+//!
+//! Layout: `cli` parses runc's command line, `commands` glues each
+//! subcommand to the library, `container` owns the on-disk state,
+//! `process` creates the container init (parent and child halves),
+//! `linux` holds the setup steps (rootfs, mounts, caps, seccomp, ...),
+//! `cgroups` drives cgroup v1 and v2.
 
+pub mod cgroups;
+pub mod cli;
+pub mod commands;
+pub mod container;
+pub mod error;
+pub mod linux;
+pub mod logging;
+pub mod process;
+pub mod spec;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const SPEC_VERSION: &str = "1.2.0";

@@ -38,12 +38,19 @@ pub fn init(path: Option<&Path>, format: LogFormat, debug: bool) -> anyhow::Resu
         ),
         None => None,
     };
-    *LOGGER.lock().unwrap_or_else(|e| e.into_inner()) = Some(Logger { file, format, debug });
+    *LOGGER.lock().unwrap_or_else(|e| e.into_inner()) = Some(Logger {
+        file,
+        format,
+        debug,
+    });
     Ok(())
 }
 
 pub fn has_log_file() -> bool {
-    LOGGER.lock().map(|l| l.as_ref().is_some_and(|l| l.file.is_some())).unwrap_or(false)
+    LOGGER
+        .lock()
+        .map(|l| l.as_ref().is_some_and(|l| l.file.is_some()))
+        .unwrap_or(false)
 }
 
 fn write(level: &str, msg: &str) {
@@ -124,7 +131,10 @@ mod tests {
     #[test]
     fn formats_like_go() {
         assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000, 120_000_000), "2023-11-14T22:13:20.12Z");
+        assert_eq!(
+            rfc3339(1_700_000_000, 120_000_000),
+            "2023-11-14T22:13:20.12Z"
+        );
         assert_eq!(rfc3339(951_782_400, 5), "2000-02-29T00:00:00.000000005Z");
     }
 }

@@ -33,9 +33,13 @@ pub fn parse_config(path: &Path) -> Result<Spec> {
 
 impl Bundle {
     pub fn load(dir: &Path) -> Result<Bundle> {
-        let dir = std::path::absolute(dir).with_context(|| format!("bundle path {}", dir.display()))?;
+        let dir =
+            std::path::absolute(dir).with_context(|| format!("bundle path {}", dir.display()))?;
         let spec = parse_config(&dir.join("config.json"))?;
-        let root = spec.root().as_ref().context("config.json: root is missing")?;
+        let root = spec
+            .root()
+            .as_ref()
+            .context("config.json: root is missing")?;
         let rootfs = if root.path().is_absolute() {
             root.path().clone()
         } else {
@@ -56,12 +60,21 @@ impl Bundle {
             .linux()
             .as_ref()
             .and_then(|l| l.namespaces().as_ref())
-            .map(|v| v.iter().map(|n| NsEntry { typ: n.typ(), path: n.path().clone() }).collect())
+            .map(|v| {
+                v.iter()
+                    .map(|n| NsEntry {
+                        typ: n.typ(),
+                        path: n.path().clone(),
+                    })
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     pub fn has_new_ns(&self, typ: LinuxNamespaceType) -> bool {
-        self.namespaces().iter().any(|n| n.typ == typ && n.path.is_none())
+        self.namespaces()
+            .iter()
+            .any(|n| n.typ == typ && n.path.is_none())
     }
 
     pub fn has_ns(&self, typ: LinuxNamespaceType) -> bool {
@@ -70,14 +83,23 @@ impl Bundle {
 
     fn validate(&self) -> Result<()> {
         let spec = &self.spec;
-        let process = spec.process().as_ref().context("config.json: process is missing")?;
+        let process = spec
+            .process()
+            .as_ref()
+            .context("config.json: process is missing")?;
         if process.args().as_ref().is_none_or(|a| a.is_empty()) {
             bail!("process.args must not be empty");
         }
         if !process.cwd().is_absolute() {
-            bail!("process.cwd {} must be an absolute path", process.cwd().display());
+            bail!(
+                "process.cwd {} must be an absolute path",
+                process.cwd().display()
+            );
         }
-        let linux = spec.linux().as_ref().context("config.json: linux is missing")?;
+        let linux = spec
+            .linux()
+            .as_ref()
+            .context("config.json: linux is missing")?;
 
         let nss = self.namespaces();
         for (i, a) in nss.iter().enumerate() {
@@ -86,7 +108,11 @@ impl Bundle {
             }
             if let Some(p) = &a.path {
                 if !p.exists() {
-                    bail!("linux.namespaces: {} path {} does not exist", a.typ, p.display());
+                    bail!(
+                        "linux.namespaces: {} path {} does not exist",
+                        a.typ,
+                        p.display()
+                    );
                 }
             }
         }
@@ -99,15 +125,21 @@ impl Bundle {
         if !userns && has_maps {
             bail!("linux.uidMappings: mappings are set but no user namespace is requested");
         }
-        if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !self.has_ns(LinuxNamespaceType::Uts) {
+        if spec.hostname().as_ref().is_some_and(|h| !h.is_empty())
+            && !self.has_ns(LinuxNamespaceType::Uts)
+        {
             bail!("hostname: unable to set hostname without a private UTS namespace");
         }
-        if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !self.has_ns(LinuxNamespaceType::Uts) {
+        if spec.domainname().as_ref().is_some_and(|h| !h.is_empty())
+            && !self.has_ns(LinuxNamespaceType::Uts)
+        {
             bail!("domainname: unable to set domainname without a private UTS namespace");
         }
         if let Some(sysctl) = linux.sysctl() {
             for key in sysctl.keys() {
-                if key.contains("..") || key.contains('/') && key.contains('.') && key.starts_with('/') {
+                if key.contains("..")
+                    || key.contains('/') && key.contains('.') && key.starts_with('/')
+                {
                     bail!("linux.sysctl: invalid key {key}");
                 }
                 if key.starts_with("net.") && !self.has_ns(LinuxNamespaceType::Network) {

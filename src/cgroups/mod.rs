@@ -21,19 +21,30 @@ pub const DEFAULT_PARENT: &str = "/husk";
 pub enum Layout {
     /// v1 (or hybrid): each hierarchy's mount point with its controllers,
     /// plus the cgroup2 mount of a hybrid host.
-    V1 { hierarchies: Vec<(Vec<String>, PathBuf)>, unified: Option<PathBuf> },
-    V2 { mount: PathBuf },
+    V1 {
+        hierarchies: Vec<(Vec<String>, PathBuf)>,
+        unified: Option<PathBuf>,
+    },
+    V2 {
+        mount: PathBuf,
+    },
 }
 
 fn fs_magic(p: &Path) -> Option<i64> {
-    nix::sys::statfs::statfs(p).ok().map(|s| s.filesystem_type().0 as i64)
+    nix::sys::statfs::statfs(p)
+        .ok()
+        .map(|s| s.filesystem_type().0 as i64)
 }
 
 impl Layout {
     pub fn detect() -> Result<Layout> {
         let root = Path::new(ROOT);
         match fs_magic(root) {
-            Some(CGROUP2_SUPER_MAGIC) => return Ok(Layout::V2 { mount: root.to_path_buf() }),
+            Some(CGROUP2_SUPER_MAGIC) => {
+                return Ok(Layout::V2 {
+                    mount: root.to_path_buf(),
+                })
+            }
             None => bail!("cgroups: {ROOT} is not mounted"),
             _ => {}
         }
@@ -50,7 +61,13 @@ impl Layout {
                     let name = e.file_name().to_string_lossy().into_owned();
                     let ctrls = name
                         .split(',')
-                        .map(|c| if c == "systemd" { "name=systemd".to_string() } else { c.to_string() })
+                        .map(|c| {
+                            if c == "systemd" {
+                                "name=systemd".to_string()
+                            } else {
+                                c.to_string()
+                            }
+                        })
                         .collect();
                     hierarchies.push((ctrls, path));
                 }
@@ -59,7 +76,10 @@ impl Layout {
             }
         }
         hierarchies.sort_by(|a, b| a.1.cmp(&b.1));
-        Ok(Layout::V1 { hierarchies, unified })
+        Ok(Layout::V1 {
+            hierarchies,
+            unified,
+        })
     }
 
     pub fn is_v2(&self) -> bool {
@@ -81,16 +101,28 @@ impl Layout {
 /// Turn `linux.cgroupsPath` into a cgroupfs path relative to each
 /// hierarchy's mount point (always starting with '/').
 pub fn resolve_path(cgroups_path: Option<&Path>, id: &str, systemd: bool) -> Result<String> {
-    let raw = cgroups_path.map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+    let raw = cgroups_path
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
     if systemd {
         // slice:prefix:name → <slice hierarchy>/<prefix>-<name>.scope, the
         // path systemd would give the unit. There is no systemd here to ask,
         // so husk writes the same place through cgroupfs.
-        let parts: Vec<&str> = if raw.is_empty() { vec!["", "husk", id] } else { raw.split(':').collect() };
+        let parts: Vec<&str> = if raw.is_empty() {
+            vec!["", "husk", id]
+        } else {
+            raw.split(':').collect()
+        };
         if parts.len() != 3 {
-            bail!("linux.cgroupsPath: expected slice:prefix:name with --systemd-cgroup, got {raw:?}");
+            bail!(
+                "linux.cgroupsPath: expected slice:prefix:name with --systemd-cgroup, got {raw:?}"
+            );
         }
-        let slice = if parts[0].is_empty() { "system.slice" } else { parts[0] };
+        let slice = if parts[0].is_empty() {
+            "system.slice"
+        } else {
+            parts[0]
+        };
         let mut path = expand_slice(slice)?;
         let unit = if parts[2].ends_with(".slice") {
             parts[2].to_string()
@@ -127,7 +159,9 @@ pub fn resolve_path(cgroups_path: Option<&Path>, id: &str, systemd: bool) -> Res
 
 /// systemd's slice naming: a-b.slice lives at /a.slice/a-b.slice.
 fn expand_slice(slice: &str) -> Result<String> {
-    let name = slice.strip_suffix(".slice").with_context(|| format!("linux.cgroupsPath: invalid slice {slice:?}"))?;
+    let name = slice
+        .strip_suffix(".slice")
+        .with_context(|| format!("linux.cgroupsPath: invalid slice {slice:?}"))?;
     if name == "-" || name.is_empty() {
         return Ok(String::new());
     }
@@ -148,6 +182,41 @@ fn expand_slice(slice: &str) -> Result<String> {
     Ok(out)
 }
 
+/// Devices every container may use whatever `linux.resources.devices`
+/// says, appended after the spec's rules as runc does: mknod of anything
+/// (creating a node is harmless without access), the standard character
+/// devices, ptys and tun.
+pub fn default_device_rules() -> Vec<oci_spec::runtime::LinuxDeviceCgroup> {
+    use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxDeviceType};
+    let rule = |typ: LinuxDeviceType, major: Option<i64>, minor: Option<i64>, access: &str| {
+        let mut b = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(typ)
+            .access(access);
+        if let Some(m) = major {
+            b = b.major(m);
+        }
+        if let Some(m) = minor {
+            b = b.minor(m);
+        }
+        b.build().expect("all fields set")
+    };
+    use LinuxDeviceType::{B, C};
+    vec![
+        rule(C, None, None, "m"),
+        rule(B, None, None, "m"),
+        rule(C, Some(1), Some(3), "rwm"),
+        rule(C, Some(1), Some(8), "rwm"),
+        rule(C, Some(1), Some(7), "rwm"),
+        rule(C, Some(5), Some(0), "rwm"),
+        rule(C, Some(1), Some(5), "rwm"),
+        rule(C, Some(1), Some(9), "rwm"),
+        rule(C, Some(136), None, "rwm"),
+        rule(C, Some(5), Some(2), "rwm"),
+        rule(C, Some(10), Some(200), "rwm"),
+    ]
+}
+
 pub struct Cgroup {
     pub path: String,
     layout: Option<Layout>,
@@ -155,7 +224,10 @@ pub struct Cgroup {
 
 impl Cgroup {
     pub fn new(path: &str) -> Cgroup {
-        Cgroup { path: path.to_string(), layout: None }
+        Cgroup {
+            path: path.to_string(),
+            layout: None,
+        }
     }
 
     pub fn layout(&mut self) -> Result<&Layout> {
@@ -170,7 +242,10 @@ impl Cgroup {
         let rel = self.path.trim_start_matches('/').to_string();
         Ok(match self.layout()? {
             Layout::V2 { mount } => vec![mount.join(&rel)],
-            Layout::V1 { hierarchies, unified } => {
+            Layout::V1 {
+                hierarchies,
+                unified,
+            } => {
                 let mut v: Vec<PathBuf> = hierarchies.iter().map(|(_, m)| m.join(&rel)).collect();
                 if let Some(u) = unified {
                     v.push(u.join(&rel));
@@ -188,20 +263,25 @@ impl Cgroup {
         let rel = self.path.clone();
         match self.layout()?.clone() {
             Layout::V2 { mount } => v2::create(&mount, &rel)?,
-            Layout::V1 { hierarchies, unified } => {
+            Layout::V1 {
+                hierarchies,
+                unified,
+            } => {
                 for (ctrls, mount) in &hierarchies {
                     v1::create(ctrls, mount, &rel)?;
                 }
                 if let Some(u) = unified {
                     let dir = u.join(rel.trim_start_matches('/'));
-                    std::fs::create_dir_all(&dir).with_context(|| format!("create cgroup {}", dir.display()))?;
+                    std::fs::create_dir_all(&dir)
+                        .with_context(|| format!("create cgroup {}", dir.display()))?;
                 }
             }
         }
         let pid = pid.to_string();
         for dir in self.dirs()? {
             let f = dir.join("cgroup.procs");
-            std::fs::write(&f, &pid).with_context(|| format!("add pid {pid} to {}", f.display()))?;
+            std::fs::write(&f, &pid)
+                .with_context(|| format!("add pid {pid} to {}", f.display()))?;
         }
         Ok(())
     }
@@ -220,7 +300,10 @@ impl Cgroup {
             return false;
         }
         let rel = self.path.trim_start_matches('/');
-        let v1 = Path::new(ROOT).join("freezer").join(rel).join("freezer.state");
+        let v1 = Path::new(ROOT)
+            .join("freezer")
+            .join(rel)
+            .join("freezer.state");
         match std::fs::read_to_string(&v1) {
             Ok(s) => s.trim() != "THAWED",
             Err(_) => std::fs::read_to_string(Path::new(ROOT).join(rel).join("cgroup.freeze"))
@@ -236,7 +319,9 @@ impl Cgroup {
         match self.layout()?.clone() {
             Layout::V2 { mount } => v2::freeze(&mount.join(&rel), frozen),
             layout @ Layout::V1 { .. } => {
-                let m = layout.v1_mount("freezer").context("cgroups: the freezer controller is not mounted")?;
+                let m = layout
+                    .v1_mount("freezer")
+                    .context("cgroups: the freezer controller is not mounted")?;
                 v1::freeze(&m.join(&rel), frozen)
             }
         }
@@ -313,13 +398,22 @@ mod tests {
     #[test]
     fn paths() {
         assert_eq!(resolve_path(None, "c1", false).unwrap(), "/husk/c1");
-        assert_eq!(resolve_path(Some(Path::new("/a/b")), "c1", false).unwrap(), "/a/b");
-        assert_eq!(resolve_path(Some(Path::new("x")), "c1", false).unwrap(), "/husk/x");
+        assert_eq!(
+            resolve_path(Some(Path::new("/a/b")), "c1", false).unwrap(),
+            "/a/b"
+        );
+        assert_eq!(
+            resolve_path(Some(Path::new("x")), "c1", false).unwrap(),
+            "/husk/x"
+        );
         assert!(resolve_path(Some(Path::new("/a/../..")), "c1", false).is_err());
         assert_eq!(
             resolve_path(Some(Path::new("machine-a.slice:docker:abc")), "c1", true).unwrap(),
             "/machine.slice/machine-a.slice/docker-abc.scope"
         );
-        assert_eq!(resolve_path(None, "c1", true).unwrap(), "/system.slice/husk-c1.scope");
+        assert_eq!(
+            resolve_path(None, "c1", true).unwrap(),
+            "/system.slice/husk-c1.scope"
+        );
     }
 }

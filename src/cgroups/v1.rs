@@ -16,7 +16,8 @@ pub fn create(ctrls: &[String], mount: &Path, rel: &str) -> Result<()> {
     let rel = rel.trim_start_matches('/');
     let dir = mount.join(rel);
     if !ctrls.iter().any(|c| c == "cpuset") {
-        return std::fs::create_dir_all(&dir).with_context(|| format!("create cgroup {}", dir.display()));
+        return std::fs::create_dir_all(&dir)
+            .with_context(|| format!("create cgroup {}", dir.display()));
     }
     let mut cur = mount.to_path_buf();
     for comp in rel.split('/') {
@@ -30,7 +31,8 @@ pub fn create(ctrls: &[String], mount: &Path, rel: &str) -> Result<()> {
         for f in ["cpuset.cpus", "cpuset.mems"] {
             let mine = std::fs::read_to_string(cur.join(f)).unwrap_or_default();
             if mine.trim().is_empty() {
-                let theirs = std::fs::read_to_string(parent.join(f)).with_context(|| format!("read {f}"))?;
+                let theirs =
+                    std::fs::read_to_string(parent.join(f)).with_context(|| format!("read {f}"))?;
                 write(&cur, f, theirs.trim())?;
             }
         }
@@ -60,7 +62,11 @@ pub fn set(layout: &Layout, rel: &str, res: &LinuxResources) -> Result<()> {
     }
     if let Some(pids) = res.pids() {
         let limit = pids.limit();
-        let v = if limit <= 0 { "max".to_string() } else { limit.to_string() };
+        let v = if limit <= 0 {
+            "max".to_string()
+        } else {
+            limit.to_string()
+        };
         write(&dir("pids")?, "pids.max", &v)?;
     }
     if let Some(cpu) = res.cpu() {
@@ -84,12 +90,20 @@ pub fn set(layout: &Layout, rel: &str, res: &LinuxResources) -> Result<()> {
     }
     if let Some(devs) = res.devices() {
         let d = dir("devices")?;
-        for rule in devs {
-            let file = if rule.allow() { "devices.allow" } else { "devices.deny" };
+        for rule in devs.iter().chain(super::default_device_rules().iter()) {
+            let file = if rule.allow() {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            };
             write(&d, file, &rule.to_string())?;
         }
     }
-    if res.block_io().is_some() || res.hugepage_limits().is_some() || res.network().is_some() || res.rdma().is_some() {
+    if res.block_io().is_some()
+        || res.hugepage_limits().is_some()
+        || res.network().is_some()
+        || res.rdma().is_some()
+    {
         bail!("linux.resources: blockIO, hugepageLimits, network and rdma are not supported by husk yet");
     }
     Ok(())
@@ -103,7 +117,11 @@ pub fn freeze(dir: &Path, frozen: bool) -> Result<()> {
         if now.trim() == want {
             return Ok(());
         }
-        std::thread::sleep(std::time::Duration::from_micros(if i < 10 { 100 } else { 1000 }));
+        std::thread::sleep(std::time::Duration::from_micros(if i < 10 {
+            100
+        } else {
+            1000
+        }));
     }
     bail!("freezer: {} did not become {want}", dir.display())
 }

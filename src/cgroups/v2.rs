@@ -34,12 +34,24 @@ pub fn create(mount: &Path, rel: &str) -> Result<()> {
 pub fn set(dir: &Path, res: &LinuxResources) -> Result<()> {
     if let Some(mem) = res.memory() {
         if let Some(l) = mem.limit() {
-            write(dir, "memory.max", &if l < 0 { "max".into() } else { l.to_string() })?;
+            write(
+                dir,
+                "memory.max",
+                &if l < 0 { "max".into() } else { l.to_string() },
+            )?;
         }
     }
     if let Some(pids) = res.pids() {
         let limit = pids.limit();
-        write(dir, "pids.max", &if limit <= 0 { "max".into() } else { limit.to_string() })?;
+        write(
+            dir,
+            "pids.max",
+            &if limit <= 0 {
+                "max".into()
+            } else {
+                limit.to_string()
+            },
+        )?;
     }
     if res.block_io().is_some() || res.hugepage_limits().is_some() || res.rdma().is_some() {
         bail!("linux.resources: blockIO, hugepageLimits and rdma are not supported by husk on cgroup v2 yet");
@@ -55,7 +67,11 @@ pub fn freeze(dir: &Path, frozen: bool) -> Result<()> {
         if ev.lines().any(|l| l == want) {
             return Ok(());
         }
-        std::thread::sleep(std::time::Duration::from_micros(if i < 10 { 100 } else { 1000 }));
+        std::thread::sleep(std::time::Duration::from_micros(if i < 10 {
+            100
+        } else {
+            1000
+        }));
     }
     bail!("freezer: {} did not become {want}", dir.display())
 }

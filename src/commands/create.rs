@@ -1,4 +1,4 @@
-use crate::cli::{CreateArgs, Cli};
+use crate::cli::{Cli, CreateArgs};
 use crate::container::Container;
 use crate::process::parent::{create, CreateOpts};
 use anyhow::Result;

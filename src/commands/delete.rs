@@ -13,7 +13,11 @@ pub fn run(root: &Path, id: &str, force: bool) -> Result<()> {
     let c = match Container::load_locked(root, id) {
         Ok(c) => c,
         // runc: `delete --force` of an unknown container succeeds.
-        Err(e) if force && e.downcast_ref::<HuskError>().is_some_and(|h| matches!(h, HuskError::NotExist(_))) => {
+        Err(e)
+            if force
+                && e.downcast_ref::<HuskError>()
+                    .is_some_and(|h| matches!(h, HuskError::NotExist(_))) =>
+        {
             return Ok(())
         }
         Err(e) => return Err(e),
@@ -52,7 +56,10 @@ fn kill_and_wait(c: &Container) -> Result<()> {
         if cg.is_frozen() {
             let _ = cg.freeze(false);
         }
-        let mut fds = [nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN)];
+        let mut fds = [nix::poll::PollFd::new(
+            fd.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
         let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(10_000u16));
     }
     if c.state.shared_pid_ns {

@@ -33,7 +33,8 @@ pub fn init_pidfd(c: &Container) -> Option<OwnedFd> {
 
 pub fn signal_init(c: &Container, sig: Signal) -> Result<()> {
     let fd = init_pidfd(c).ok_or_else(|| HuskError::NotRunning(c.id().to_string()))?;
-    sys::pidfd_send_signal(fd.as_fd(), sig as i32).with_context(|| format!("send {sig} to the container's init"))
+    sys::pidfd_send_signal(fd.as_fd(), sig as i32)
+        .with_context(|| format!("send {sig} to the container's init"))
 }
 
 pub fn signal_all(c: &Container, sig: Signal) -> Result<()> {

@@ -68,7 +68,9 @@ pub fn run(root: &Path, a: &ListArgs) -> Result<()> {
             println!("{}", serde_json::to_string(&items)?);
         }
         "table" => {
-            let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from).to_vec()];
+            let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+                .map(String::from)
+                .to_vec()];
             for (c, s) in &containers {
                 let pid = if *s == "stopped" { 0 } else { c.state.pid };
                 rows.push(vec![

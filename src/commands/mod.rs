@@ -43,9 +43,14 @@ pub fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
 pub fn parse_signal(s: &str) -> Result<nix::sys::signal::Signal> {
     use std::str::FromStr;
     if let Ok(n) = s.parse::<i32>() {
-        return nix::sys::signal::Signal::try_from(n).map_err(|_| anyhow::anyhow!("invalid signal {s:?}"));
+        return nix::sys::signal::Signal::try_from(n)
+            .map_err(|_| anyhow::anyhow!("invalid signal {s:?}"));
     }
     let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
     nix::sys::signal::Signal::from_str(&name).map_err(|_| anyhow::anyhow!("invalid signal {s:?}"))
 }

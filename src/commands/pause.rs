@@ -11,8 +11,14 @@ pub fn run(root: &Path, id: &str, pause: bool) -> Result<()> {
     match (c.status(), pause) {
         (Status::Running | Status::Created, true) | (Status::Paused, false) => {}
         (Status::Stopped, _) => return Err(HuskError::NotRunning(id.to_string()).into()),
-        (s, true) => return Err(HuskError::WrongState(format!("container {id} is {s}: cannot pause it")).into()),
-        (_, false) => return Err(HuskError::WrongState(format!("container {id} is not paused")).into()),
+        (s, true) => {
+            return Err(
+                HuskError::WrongState(format!("container {id} is {s}: cannot pause it")).into(),
+            )
+        }
+        (_, false) => {
+            return Err(HuskError::WrongState(format!("container {id} is not paused")).into())
+        }
     }
     Cgroup::new(&c.state.cgroup_path).freeze(pause)
 }

@@ -12,18 +12,35 @@ pub fn run(root: &Path, a: &PsArgs) -> Result<()> {
     match a.format.as_str() {
         "json" => println!("{}", serde_json::to_string(&pids)?),
         "table" => {
-            let args: Vec<String> = if a.ps_args.is_empty() { vec!["-ef".into()] } else { a.ps_args.clone() };
-            let out = std::process::Command::new("ps").args(&args).output().context("run ps")?;
+            let args: Vec<String> = if a.ps_args.is_empty() {
+                vec!["-ef".into()]
+            } else {
+                a.ps_args.clone()
+            };
+            let out = std::process::Command::new("ps")
+                .args(&args)
+                .output()
+                .context("run ps")?;
             if !out.status.success() {
-                bail!("ps {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+                bail!(
+                    "ps {}: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
             }
             let text = String::from_utf8_lossy(&out.stdout);
             let mut lines = text.lines();
             let header = lines.next().unwrap_or_default();
-            let pid_col = header.split_whitespace().position(|h| h == "PID").context("ps output has no PID column")?;
+            let pid_col = header
+                .split_whitespace()
+                .position(|h| h == "PID")
+                .context("ps output has no PID column")?;
             println!("{header}");
             for l in lines {
-                let pid: Option<i32> = l.split_whitespace().nth(pid_col).and_then(|p| p.parse().ok());
+                let pid: Option<i32> = l
+                    .split_whitespace()
+                    .nth(pid_col)
+                    .and_then(|p| p.parse().ok());
                 if pid.is_some_and(|p| pids.contains(&p)) {
                     println!("{l}");
                 }

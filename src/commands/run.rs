@@ -32,7 +32,7 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32> {
         None
     };
     opts.console_fd = pair.as_ref().map(|p| &p.1);
-    let c = crate::process::parent::create(&opts)?;
+    let mut c = crate::process::parent::create(&opts)?;
     let master = match &pair {
         Some((ours, _)) => Some(recv_fd(ours)?),
         None => None,
@@ -46,9 +46,14 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32> {
     let mut mask = SigSet::all();
     mask.remove(Signal::SIGKILL);
     mask.remove(Signal::SIGSTOP);
-    let old = mask.thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK).context("block signals")?;
-    let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).context("signalfd")?;
+    let old = mask
+        .thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK)
+        .context("block signals")?;
+    let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .context("signalfd")?;
     let started = super::start::start(&c);
+    // From here other commands (kill, state, exec) must get the lock.
+    c.unlock();
     let code = match started {
         Ok(()) => wait_init(c.state.pid, &sfd, master.as_ref())?,
         Err(e) => {
@@ -70,8 +75,13 @@ fn recv_fd(sock: &OwnedFd) -> Result<OwnedFd> {
     let mut buf = [0u8; 4096];
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
     let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)
-        .context("receive pty master")?;
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .context("receive pty master")?;
     for c in msg.cmsgs().context("read control message")? {
         if let ControlMessageOwned::ScmRights(fds) = c {
             if let Some(&fd) = fds.first() {
@@ -92,7 +102,11 @@ impl RawMode {
             Ok(t) => {
                 let mut raw = t.clone();
                 nix::sys::termios::cfmakeraw(&mut raw);
-                let _ = nix::sys::termios::tcsetattr(stdin.as_fd(), nix::sys::termios::SetArg::TCSANOW, &raw);
+                let _ = nix::sys::termios::tcsetattr(
+                    stdin.as_fd(),
+                    nix::sys::termios::SetArg::TCSANOW,
+                    &raw,
+                );
                 RawMode(Some(t))
             }
             Err(_) => RawMode(None),
@@ -102,7 +116,11 @@ impl RawMode {
 impl Drop for RawMode {
     fn drop(&mut self) {
         if let Some(t) = &self.0 {
-            let _ = nix::sys::termios::tcsetattr(std::io::stdin().as_fd(), nix::sys::termios::SetArg::TCSANOW, t);
+            let _ = nix::sys::termios::tcsetattr(
+                std::io::stdin().as_fd(),
+                nix::sys::termios::SetArg::TCSANOW,
+                t,
+            );
         }
     }
 }
@@ -125,7 +143,9 @@ fn wait_init(init: i32, sfd: &SignalFd, master: Option<&OwnedFd>) -> Result<i32>
         loop {
             match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::Exited(p, c)) if p.as_raw() == init => code = Some(c),
-                Ok(WaitStatus::Signaled(p, s, _)) if p.as_raw() == init => code = Some(128 + s as i32),
+                Ok(WaitStatus::Signaled(p, s, _)) if p.as_raw() == init => {
+                    code = Some(128 + s as i32)
+                }
                 Ok(WaitStatus::StillAlive) | Err(_) => break,
                 Ok(_) => {}
             }
@@ -143,14 +163,22 @@ fn wait_init(init: i32, sfd: &SignalFd, master: Option<&OwnedFd>) -> Result<i32>
         if let (Some(m), true) = (master, master_open) {
             fds.push(PollFd::new(m.as_fd(), PollFlags::POLLIN));
         }
-        let timeout = if code.is_some() { PollTimeout::from(100u8) } else { PollTimeout::NONE };
+        let timeout = if code.is_some() {
+            PollTimeout::from(100u8)
+        } else {
+            PollTimeout::NONE
+        };
         match poll(&mut fds, timeout) {
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(e).context("poll"),
             Ok(0) => master_open = false,
             Ok(_) => {}
         }
-        let ready = |i: usize, f: &[PollFd]| f.get(i).and_then(|p| p.revents()).is_some_and(|r| !r.is_empty());
+        let ready = |i: usize, f: &[PollFd]| {
+            f.get(i)
+                .and_then(|p| p.revents())
+                .is_some_and(|r| !r.is_empty())
+        };
         if ready(0, &fds) {
             while let Ok(Some(si)) = sfd.read_signal() {
                 let sig = si.ssi_signo as i32;

@@ -24,7 +24,9 @@ pub fn validate_id(id: &str) -> Result<()> {
         && id != "."
         && id != ".."
         && id.len() <= 1024
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b));
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b));
     if !ok {
         anyhow::bail!("invalid container id format: {id:?}");
     }
@@ -59,18 +61,28 @@ impl Container {
     /// the id is taken.
     pub fn create_dir(root: &Path, id: &str) -> Result<Container> {
         validate_id(id)?;
-        std::fs::create_dir_all(root).with_context(|| format!("create root directory {}", root.display()))?;
+        std::fs::create_dir_all(root)
+            .with_context(|| format!("create root directory {}", root.display()))?;
         let dir = root.join(id);
         match std::fs::create_dir(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 return Err(HuskError::Exists(id.to_string()).into())
             }
-            Err(e) => return Err(e).with_context(|| format!("create state directory {}", dir.display())),
+            Err(e) => {
+                return Err(e).with_context(|| format!("create state directory {}", dir.display()))
+            }
         }
         let fd = open_dir(&dir).with_context(|| format!("open {}", dir.display()))?;
         flock(&fd, libc::LOCK_EX);
-        Ok(Container { dir, state: State { id: id.to_string(), ..Default::default() }, _lock: Some(fd) })
+        Ok(Container {
+            dir,
+            state: State {
+                id: id.to_string(),
+                ..Default::default()
+            },
+            _lock: Some(fd),
+        })
     }
 
     /// Load a container, holding its exclusive lock (for commands that
@@ -101,8 +113,15 @@ impl Container {
         } else {
             None
         };
-        let state = State::load(&dir).unwrap_or_else(|_| State { id: id.to_string(), ..Default::default() });
-        Ok(Container { dir, state, _lock: lock_fd })
+        let state = State::load(&dir).unwrap_or_else(|_| State {
+            id: id.to_string(),
+            ..Default::default()
+        });
+        Ok(Container {
+            dir,
+            state,
+            _lock: lock_fd,
+        })
     }
 
     pub fn id(&self) -> &str {
@@ -132,6 +151,17 @@ impl Container {
             return Status::Paused;
         }
         Status::Running
+    }
+
+    /// Raw fd of the state directory lock we hold, if any.
+    pub fn lock_fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self._lock.as_ref().map(|f| f.as_raw_fd())
+    }
+
+    /// Give up the lock early (a foreground `run` must not block `kill`).
+    pub fn unlock(&mut self) {
+        self._lock = None;
     }
 
     pub fn fifo_path(&self) -> PathBuf {

@@ -10,8 +10,12 @@ fn set_of(s: &Option<oci_spec::runtime::Capabilities>) -> Result<CapsHashSet> {
     let mut out = CapsHashSet::new();
     if let Some(s) = s {
         for c in s {
-            let name = serde_json::to_value(c)?.as_str().unwrap_or_default().to_string();
-            let cap = Capability::from_str(&name).with_context(|| format!("process.capabilities: unknown capability {name}"))?;
+            let name = serde_json::to_value(c)?
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let cap = Capability::from_str(&name)
+                .with_context(|| format!("process.capabilities: unknown capability {name}"))?;
             out.insert(cap);
         }
     }
@@ -47,8 +51,58 @@ pub fn drop_bounding(keep: &CapsHashSet) -> Result<()> {
             Ok(()) => {}
             // A capability this kernel does not know.
             Err(_) if !caps::runtime::thread_all_supported().contains(&cap) => {}
-            Err(e) => return Err(anyhow::anyhow!("{e}")).with_context(|| format!("drop {cap} from the bounding set")),
+            Err(e) => {
+                return Err(anyhow::anyhow!("{e}"))
+                    .with_context(|| format!("drop {cap} from the bounding set"))
+            }
         }
+    }
+    Ok(())
+}
+
+fn mask(set: &CapsHashSet) -> u64 {
+    set.iter().fold(0u64, |m, c| m | c.bitmask())
+}
+
+/// capset(2) of effective, permitted and inheritable in one call: the
+/// kernel checks the three together (effective must stay within
+/// permitted), so setting them one by one cannot shrink permitted.
+fn capset(effective: u64, permitted: u64, inheritable: u64) -> Result<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    let mut hdr = Header {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let data = [
+        Data {
+            effective: effective as u32,
+            permitted: permitted as u32,
+            inheritable: inheritable as u32,
+        },
+        Data {
+            effective: (effective >> 32) as u32,
+            permitted: (permitted >> 32) as u32,
+            inheritable: (inheritable >> 32) as u32,
+        },
+    ];
+    // SAFETY: capset reads a v3 header and two data structs that live on
+    // this stack frame for the duration of the call.
+    let rc = unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut Header, data.as_ptr()) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error())
+            .context("capset(effective, permitted, inheritable)");
     }
     Ok(())
 }
@@ -57,26 +111,23 @@ pub fn drop_bounding(keep: &CapsHashSet) -> Result<()> {
 /// with keep-caps so the permitted set survived it).
 pub fn apply(s: &Sets) -> Result<()> {
     let supported = caps::runtime::thread_all_supported();
-    let only = |set: &CapsHashSet| -> CapsHashSet { set.intersection(&supported).copied().collect() };
-    // Permitted first: effective and inheritable must be subsets of it
-    // (inheritable: of permitted or bounding).
-    let mut perm = only(&s.permitted);
-    perm.extend(only(&s.effective));
-    caps::set(None, CapSet::Permitted, &perm).map_err(|e| anyhow::anyhow!("{e}")).context("capset permitted")?;
-    caps::set(None, CapSet::Inheritable, &only(&s.inheritable))
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .context("capset inheritable")?;
-    caps::set(None, CapSet::Effective, &only(&s.effective)).map_err(|e| anyhow::anyhow!("{e}")).context("capset effective")?;
-    if s.permitted != perm {
-        caps::set(None, CapSet::Permitted, &only(&s.permitted))
-            .map_err(|e| anyhow::anyhow!("{e}"))
-            .context("capset permitted")?;
-    }
+    let only =
+        |set: &CapsHashSet| -> CapsHashSet { set.intersection(&supported).copied().collect() };
+    capset(
+        mask(&only(&s.effective)),
+        mask(&only(&s.permitted)),
+        mask(&only(&s.inheritable)),
+    )?;
     caps::clear(None, CapSet::Ambient).ok();
     for cap in only(&s.ambient) {
-        caps::raise(None, CapSet::Ambient, cap)
-            .map_err(|e| anyhow::anyhow!("{e}"))
-            .with_context(|| format!("raise ambient {cap} (it must be permitted and inheritable)"))?;
+        // As runc: an ambient capability that is not both permitted and
+        // inheritable cannot be raised; that is not fatal (runc's own
+        // spec template asks for ambient without inheritable).
+        if caps::raise(None, CapSet::Ambient, cap).is_err() {
+            crate::logging::debug(&format!(
+                "cannot raise ambient {cap}: not permitted and inheritable"
+            ));
+        }
     }
     Ok(())
 }

@@ -13,7 +13,8 @@ use std::path::Path;
 /// socket nobody listens on fails early and names the path).
 pub fn connect(path: &Path) -> Result<OwnedFd> {
     use std::os::unix::net::UnixStream;
-    let s = UnixStream::connect(path).with_context(|| format!("connect to console socket {}", path.display()))?;
+    let s = UnixStream::connect(path)
+        .with_context(|| format!("connect to console socket {}", path.display()))?;
     Ok(OwnedFd::from(s))
 }
 
@@ -34,15 +35,20 @@ pub fn send_master(sock: &OwnedFd, master: &OwnedFd, name: &str) -> Result<()> {
     let fds = [master.as_raw_fd()];
     let cmsg = [ControlMessage::ScmRights(&fds)];
     let iov = [IoSlice::new(name.as_bytes())];
-    sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None).context("send pty master to console socket")?;
+    sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None)
+        .context("send pty master to console socket")?;
     Ok(())
 }
 
 /// Make the slave our controlling terminal and stdin/stdout/stderr.
 pub fn become_tty(slave_path: &str, size: Option<(u16, u16)>) -> Result<()> {
     nix::unistd::setsid().context("setsid")?;
-    let slave = nix::fcntl::open(slave_path, nix::fcntl::OFlag::O_RDWR, nix::sys::stat::Mode::empty())
-        .with_context(|| format!("open {slave_path}"))?;
+    let slave = nix::fcntl::open(
+        slave_path,
+        nix::fcntl::OFlag::O_RDWR,
+        nix::sys::stat::Mode::empty(),
+    )
+    .with_context(|| format!("open {slave_path}"))?;
     let fd = slave.as_raw_fd();
     sys::set_controlling_tty(fd).context("ioctl TIOCSCTTY")?;
     if let Some((rows, cols)) = size {

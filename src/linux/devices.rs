@@ -18,12 +18,36 @@ struct Dev {
 
 /// Devices every container gets (as runc).
 const DEFAULT: &[Dev] = &[
-    Dev { path: "/dev/null", major: 1, minor: 3 },
-    Dev { path: "/dev/zero", major: 1, minor: 5 },
-    Dev { path: "/dev/full", major: 1, minor: 7 },
-    Dev { path: "/dev/random", major: 1, minor: 8 },
-    Dev { path: "/dev/urandom", major: 1, minor: 9 },
-    Dev { path: "/dev/tty", major: 5, minor: 0 },
+    Dev {
+        path: "/dev/null",
+        major: 1,
+        minor: 3,
+    },
+    Dev {
+        path: "/dev/zero",
+        major: 1,
+        minor: 5,
+    },
+    Dev {
+        path: "/dev/full",
+        major: 1,
+        minor: 7,
+    },
+    Dev {
+        path: "/dev/random",
+        major: 1,
+        minor: 8,
+    },
+    Dev {
+        path: "/dev/urandom",
+        major: 1,
+        minor: 9,
+    },
+    Dev {
+        path: "/dev/tty",
+        major: 5,
+        minor: 0,
+    },
 ];
 
 pub fn validate(devs: &[LinuxDevice]) -> Result<()> {
@@ -32,7 +56,10 @@ pub fn validate(devs: &[LinuxDevice]) -> Result<()> {
             bail!("linux.devices: {} must be under /dev", d.path().display());
         }
         if d.typ() == LinuxDeviceType::A {
-            bail!("linux.devices: {}: type 'a' is only valid in resources.devices", d.path().display());
+            bail!(
+                "linux.devices: {}: type 'a' is only valid in resources.devices",
+                d.path().display()
+            );
         }
     }
     Ok(())
@@ -45,7 +72,17 @@ pub fn create_all(root: BorrowedFd, extra: &[LinuxDevice], in_userns: bool) -> R
         if extra.iter().any(|e| e.path() == Path::new(d.path)) {
             continue;
         }
-        make(root, Path::new(d.path), SFlag::S_IFCHR, d.major, d.minor, 0o666, 0, 0, in_userns)?;
+        make(
+            root,
+            Path::new(d.path),
+            SFlag::S_IFCHR,
+            d.major,
+            d.minor,
+            0o666,
+            0,
+            0,
+            in_userns,
+        )?;
     }
     for d in extra {
         let kind = match d.typ() {
@@ -90,19 +127,42 @@ fn make(
     let full = Path::new(&dirpath).join(name);
     if in_userns {
         let target = open_or_create(root, &rel, Kind::File)?;
-        mount(Some(path), sys::fd_path(&target).as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
-            .with_context(|| format!("bind device {}", path.display()))?;
+        mount(
+            Some(path),
+            sys::fd_path(&target).as_str(),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .with_context(|| format!("bind device {}", path.display()))?;
         return Ok(());
     }
     // Replace whatever the image has at that name.
     let _ = nix::unistd::unlinkat(&dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
-    mknodat(&dir, name, kind, Mode::from_bits_truncate(mode & 0o7777), makedev(major, minor))
-        .with_context(|| format!("mknod {}", path.display()))?;
+    mknodat(
+        &dir,
+        name,
+        kind,
+        Mode::from_bits_truncate(mode & 0o7777),
+        makedev(major, minor),
+    )
+    .with_context(|| format!("mknod {}", path.display()))?;
     // mknod applies the umask: set the mode and owner exactly.
-    nix::sys::stat::fchmodat(&dir, name, Mode::from_bits_truncate(mode & 0o7777), nix::sys::stat::FchmodatFlags::FollowSymlink)
-        .with_context(|| format!("chmod {}", full.display()))?;
-    nix::unistd::fchownat(&dir, name, Some(uid.into()), Some(gid.into()), nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
-        .with_context(|| format!("chown {}", path.display()))?;
+    nix::sys::stat::fchmodat(
+        &dir,
+        name,
+        Mode::from_bits_truncate(mode & 0o7777),
+        nix::sys::stat::FchmodatFlags::FollowSymlink,
+    )
+    .with_context(|| format!("chmod {}", full.display()))?;
+    nix::unistd::fchownat(
+        &dir,
+        name,
+        Some(uid.into()),
+        Some(gid.into()),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .with_context(|| format!("chown {}", path.display()))?;
     Ok(())
 }
 

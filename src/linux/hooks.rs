@@ -9,7 +9,13 @@ use std::os::fd::AsFd;
 use std::process::{Command, Stdio};
 
 /// The state JSON a hook receives on stdin.
-pub fn state_json(id: &str, status: &str, pid: i32, bundle: &std::path::Path, annotations: &std::collections::HashMap<String, String>) -> String {
+pub fn state_json(
+    id: &str,
+    status: &str,
+    pid: i32,
+    bundle: &std::path::Path,
+    annotations: &std::collections::HashMap<String, String>,
+) -> String {
     let st = crate::container::state::OciState {
         oci_version: crate::container::state::OCI_VERSION,
         id,
@@ -52,8 +58,12 @@ fn run_one(h: &Hook, state: &str) -> Result<()> {
             cmd.env(k, v);
         }
     }
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().with_context(|| format!("exec {}", h.path().display()))?;
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("exec {}", h.path().display()))?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that does not read its stdin is fine (EPIPE).
         let _ = stdin.write_all(state.as_bytes());
@@ -63,10 +73,16 @@ fn run_one(h: &Hook, state: &str) -> Result<()> {
             bail!("timeout must be positive, got {t}");
         }
         let pidfd = super::sys::pidfd_open(child.id() as i32).context("pidfd_open hook")?;
-        let mut fds = [nix::poll::PollFd::new(pidfd.as_fd(), nix::poll::PollFlags::POLLIN)];
+        let mut fds = [nix::poll::PollFd::new(
+            pidfd.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
         let ms = (t as u64).saturating_mul(1000).min(i32::MAX as u64) as i32;
         let n = loop {
-            match nix::poll::poll(&mut fds, nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX)) {
+            match nix::poll::poll(
+                &mut fds,
+                nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX),
+            ) {
                 Err(nix::errno::Errno::EINTR) => continue,
                 r => break r.context("poll hook")?,
             }

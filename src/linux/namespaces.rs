@@ -24,9 +24,14 @@ pub const JOIN_ORDER: [LinuxNamespaceType; 8] = [
 pub fn open_joins(nss: &[NsEntry]) -> Result<Vec<(LinuxNamespaceType, OwnedFd)>> {
     let mut out = Vec::new();
     for typ in JOIN_ORDER {
-        if let Some(path) = nss.iter().find(|n| n.typ == typ).and_then(|n| n.path.as_ref()) {
-            let fd = std::fs::File::open(path)
-                .with_context(|| format!("linux.namespaces: open {typ} namespace {}", path.display()))?;
+        if let Some(path) = nss
+            .iter()
+            .find(|n| n.typ == typ)
+            .and_then(|n| n.path.as_ref())
+        {
+            let fd = std::fs::File::open(path).with_context(|| {
+                format!("linux.namespaces: open {typ} namespace {}", path.display())
+            })?;
             out.push((typ, OwnedFd::from(fd)));
         }
     }
@@ -38,16 +43,20 @@ pub fn flag(typ: LinuxNamespaceType) -> nix::sched::CloneFlags {
 }
 
 fn map_text(maps: &[LinuxIdMapping]) -> String {
-    maps.iter().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect()
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
 }
 
 /// Write /proc/PID/{uid,gid}_map for the child's new user namespace.
 pub fn write_id_maps(pid: i32, uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<()> {
     if !uid.is_empty() {
-        std::fs::write(format!("/proc/{pid}/uid_map"), map_text(uid)).context("write uid_map (linux.uidMappings)")?;
+        std::fs::write(format!("/proc/{pid}/uid_map"), map_text(uid))
+            .context("write uid_map (linux.uidMappings)")?;
     }
     if !gid.is_empty() {
-        std::fs::write(format!("/proc/{pid}/gid_map"), map_text(gid)).context("write gid_map (linux.gidMappings)")?;
+        std::fs::write(format!("/proc/{pid}/gid_map"), map_text(gid))
+            .context("write gid_map (linux.gidMappings)")?;
     }
     Ok(())
 }

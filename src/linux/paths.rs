@@ -31,11 +31,25 @@ pub fn mask(paths: &[String]) -> Result<()> {
             Err(e) => return Err(e).with_context(|| format!("maskedPaths: open {p}")),
         };
         let target = sys::fd_path(&fd);
-        let is_dir = nix::sys::stat::fstat(&fd).map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR).unwrap_or(false);
+        let is_dir = nix::sys::stat::fstat(&fd)
+            .map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
+            .unwrap_or(false);
         let r = if is_dir {
-            mount(Some("tmpfs"), target.as_str(), Some("tmpfs"), MsFlags::MS_RDONLY, Some("size=0"))
+            mount(
+                Some("tmpfs"),
+                target.as_str(),
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY,
+                Some("size=0"),
+            )
         } else {
-            mount(Some("/dev/null"), target.as_str(), NONE, MsFlags::MS_BIND, NONE)
+            mount(
+                Some("/dev/null"),
+                target.as_str(),
+                NONE,
+                MsFlags::MS_BIND,
+                NONE,
+            )
         };
         r.with_context(|| format!("maskedPaths: mask {p}"))?;
     }
@@ -53,14 +67,25 @@ pub fn readonly(paths: &[String]) -> Result<()> {
             Err(e) => return Err(e).with_context(|| format!("readonlyPaths: open {p}")),
         };
         let target = sys::fd_path(&fd);
-        mount(Some(target.as_str()), target.as_str(), NONE, MsFlags::MS_BIND | MsFlags::MS_REC, NONE)
-            .with_context(|| format!("readonlyPaths: bind {p}"))?;
+        mount(
+            Some(target.as_str()),
+            target.as_str(),
+            NONE,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            NONE,
+        )
+        .with_context(|| format!("readonlyPaths: bind {p}"))?;
         drop(fd);
         let fd = sys::openat_in_root(root.as_fd(), &rel, libc::O_PATH, 0)
             .with_context(|| format!("readonlyPaths: reopen {p}"))?;
         let target = sys::fd_path(&fd);
-        let f = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC | locked_flags(&target);
-        mount(NONE, target.as_str(), NONE, f, NONE).with_context(|| format!("readonlyPaths: remount {p} read-only"))?;
+        let f = MsFlags::MS_BIND
+            | MsFlags::MS_REMOUNT
+            | MsFlags::MS_RDONLY
+            | MsFlags::MS_REC
+            | locked_flags(&target);
+        mount(NONE, target.as_str(), NONE, f, NONE)
+            .with_context(|| format!("readonlyPaths: remount {p} read-only"))?;
     }
     Ok(())
 }

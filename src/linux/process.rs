@@ -38,11 +38,15 @@ pub fn selinux_enabled() -> bool {
 }
 
 pub fn apparmor_enabled() -> bool {
-    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.starts_with('Y'))
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.starts_with('Y'))
 }
 
 fn rlimit_resource(l: &PosixRlimit) -> Result<libc::__rlimit_resource_t> {
-    let name = serde_json::to_value(l.typ())?.as_str().unwrap_or_default().to_string();
+    let name = serde_json::to_value(l.typ())?
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     Ok(match name.as_str() {
         "RLIMIT_AS" => libc::RLIMIT_AS,
         "RLIMIT_CORE" => libc::RLIMIT_CORE,
@@ -78,14 +82,21 @@ pub fn set_user(p: &Process, allow_setgroups: bool) -> Result<()> {
     let u = p.user();
     nix::sys::prctl::set_keepcaps(true).context("prctl PR_SET_KEEPCAPS")?;
     if allow_setgroups {
-        let groups: Vec<nix::unistd::Gid> =
-            u.additional_gids().as_deref().unwrap_or(&[]).iter().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
+        let groups: Vec<nix::unistd::Gid> = u
+            .additional_gids()
+            .as_deref()
+            .unwrap_or(&[])
+            .iter()
+            .map(|g| nix::unistd::Gid::from_raw(*g))
+            .collect();
         nix::unistd::setgroups(&groups).context("setgroups (process.user.additionalGids)")?;
     }
     let gid = nix::unistd::Gid::from_raw(u.gid());
-    nix::unistd::setresgid(gid, gid, gid).with_context(|| format!("setresgid {} (process.user.gid)", u.gid()))?;
+    nix::unistd::setresgid(gid, gid, gid)
+        .with_context(|| format!("setresgid {} (process.user.gid)", u.gid()))?;
     let uid = nix::unistd::Uid::from_raw(u.uid());
-    nix::unistd::setresuid(uid, uid, uid).with_context(|| format!("setresuid {} (process.user.uid)", u.uid()))?;
+    nix::unistd::setresuid(uid, uid, uid)
+        .with_context(|| format!("setresuid {} (process.user.uid)", u.uid()))?;
     nix::sys::prctl::set_keepcaps(false).context("prctl PR_SET_KEEPCAPS")?;
     Ok(())
 }
@@ -117,8 +128,14 @@ pub fn prepare_exec(p: &Process) -> Result<Exec> {
     let path = lookup(arg0, path_var)?;
     Ok(Exec {
         path: cstring(&path, "process.args[0]")?,
-        argv: args.iter().map(|a| cstring(a, "process.args")).collect::<Result<_>>()?,
-        envp: env.iter().map(|e| cstring(e, "process.env")).collect::<Result<_>>()?,
+        argv: args
+            .iter()
+            .map(|a| cstring(a, "process.args"))
+            .collect::<Result<_>>()?,
+        envp: env
+            .iter()
+            .map(|e| cstring(e, "process.env"))
+            .collect::<Result<_>>()?,
     })
 }
 
@@ -204,7 +221,10 @@ pub fn enter_cwd(p: &Process) -> Result<()> {
     nix::unistd::chdir(cwd).with_context(|| format!("chdir to process.cwd {}", cwd.display()))?;
     let now = nix::unistd::getcwd().context("getcwd after chdir: cwd is outside the container")?;
     if !now.is_absolute() {
-        bail!("process.cwd {} resolves outside the container root", cwd.display());
+        bail!(
+            "process.cwd {} resolves outside the container root",
+            cwd.display()
+        );
     }
     Ok(())
 }

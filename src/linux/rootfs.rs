@@ -20,7 +20,10 @@ pub fn validate_mounts(mounts: &[Mount]) -> Result<()> {
     for m in mounts {
         let d = m.destination();
         if !d.is_absolute() {
-            bail!("mounts: destination {} must be an absolute path", d.display());
+            bail!(
+                "mounts: destination {} must be an absolute path",
+                d.display()
+            );
         }
         mountopts::parse(m.options().as_deref().unwrap_or(&[]))
             .with_context(|| format!("mounts: {}", d.display()))?;
@@ -29,7 +32,9 @@ pub fn validate_mounts(mounts: &[Mount]) -> Result<()> {
 }
 
 pub fn relative(p: &Path) -> PathBuf {
-    p.components().filter(|c| matches!(c, Component::Normal(_))).collect()
+    p.components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .collect()
 }
 
 /// What to create at a destination that does not exist yet.
@@ -50,7 +55,8 @@ pub fn open_or_create(root: BorrowedFd, rel: &Path, kind: Kind) -> Result<OwnedF
     }
     let comps: Vec<_> = rel.components().collect();
     let mut cur = PathBuf::new();
-    let mut parent = sys::openat_in_root(root, Path::new("."), libc::O_PATH, 0).context("open rootfs")?;
+    let mut parent =
+        sys::openat_in_root(root, Path::new("."), libc::O_PATH, 0).context("open rootfs")?;
     for (i, c) in comps.iter().enumerate() {
         cur.push(c);
         let last = i + 1 == comps.len();
@@ -67,17 +73,27 @@ pub fn open_or_create(root: BorrowedFd, rel: &Path, kind: Kind) -> Result<OwnedF
             let f = nix::fcntl::openat(
                 &parent,
                 name,
-                nix::fcntl::OFlag::O_CREAT | nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::fcntl::OFlag::O_CREAT
+                    | nix::fcntl::OFlag::O_WRONLY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
                 nix::sys::stat::Mode::from_bits_truncate(0o644),
             );
             match f {
                 Ok(_) | Err(nix::errno::Errno::EEXIST) => {}
-                Err(e) => return Err(e).with_context(|| format!("create {} in rootfs", cur.display())),
+                Err(e) => {
+                    return Err(e).with_context(|| format!("create {} in rootfs", cur.display()))
+                }
             }
         } else {
-            match nix::sys::stat::mkdirat(&parent, name, nix::sys::stat::Mode::from_bits_truncate(0o755)) {
+            match nix::sys::stat::mkdirat(
+                &parent,
+                name,
+                nix::sys::stat::Mode::from_bits_truncate(0o755),
+            ) {
                 Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
-                Err(e) => return Err(e).with_context(|| format!("mkdir {} in rootfs", cur.display())),
+                Err(e) => {
+                    return Err(e).with_context(|| format!("mkdir {} in rootfs", cur.display()))
+                }
             }
         }
         parent = sys::openat_in_root(root, &cur, libc::O_PATH, 0)
@@ -87,14 +103,18 @@ pub fn open_or_create(root: BorrowedFd, rel: &Path, kind: Kind) -> Result<OwnedF
 }
 
 fn is_dir(fd: &OwnedFd) -> bool {
-    nix::sys::stat::fstat(fd).map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR).unwrap_or(false)
+    nix::sys::stat::fstat(fd)
+        .map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
+        .unwrap_or(false)
 }
 
 /// Flags of the mount that holds `path` that a bind remount must keep: in a
 /// user namespace the kernel refuses to clear them ("locked" flags).
 pub fn locked_flags(path: &str) -> MsFlags {
     use nix::sys::statvfs::{statvfs, FsFlags};
-    let Ok(st) = statvfs(path) else { return MsFlags::empty() };
+    let Ok(st) = statvfs(path) else {
+        return MsFlags::empty();
+    };
     let f = st.flags();
     let mut out = MsFlags::empty();
     for (a, b) in [
@@ -127,12 +147,20 @@ pub fn prepare(ctx: &RootfsCtx, propagation: Option<&str>) -> Result<()> {
         "" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
         p => {
             let o = mountopts::parse(&[p.to_string()])?;
-            *o.propagation.first().with_context(|| format!("linux.rootfsPropagation: invalid value {p:?}"))?
+            *o.propagation
+                .first()
+                .with_context(|| format!("linux.rootfsPropagation: invalid value {p:?}"))?
         }
     };
     mount(NONE, "/", NONE, flag, NONE).context("make / slave (rootfsPropagation)")?;
-    mount(Some(ctx.rootfs), ctx.rootfs, NONE, MsFlags::MS_BIND | MsFlags::MS_REC, NONE)
-        .with_context(|| format!("bind rootfs {} onto itself", ctx.rootfs.display()))?;
+    mount(
+        Some(ctx.rootfs),
+        ctx.rootfs,
+        NONE,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        NONE,
+    )
+    .with_context(|| format!("bind rootfs {} onto itself", ctx.rootfs.display()))?;
     // pivot_root refuses a new root whose parent mount is shared.
     make_parent_private(ctx.rootfs)?;
     Ok(())
@@ -174,7 +202,11 @@ fn mount_one(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount) -> Result<()> {
     if opts.tmpcopyup && typ == "tmpfs" {
         return tmpcopyup(root, dest, &target, &opts);
     }
-    let source = m.source().as_ref().map(|s| s.as_path()).unwrap_or(Path::new(typ));
+    let source = m
+        .source()
+        .as_ref()
+        .map(|s| s.as_path())
+        .unwrap_or(Path::new(typ));
     let tpath = sys::fd_path(&target);
     let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
     let flags = opts.flags & !MsFlags::MS_REMOUNT;
@@ -183,11 +215,20 @@ fn mount_one(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount) -> Result<()> {
         // sysfs can't be mounted in a user namespace without its own netns:
         // bind the host's /sys instead, as runc does.
         Err(nix::errno::Errno::EPERM) if typ == "sysfs" && ctx.in_userns => {
-            mount(Some("/sys"), tpath.as_str(), NONE, MsFlags::MS_BIND | MsFlags::MS_REC, NONE)
-                .context("bind /sys")?;
+            mount(
+                Some("/sys"),
+                tpath.as_str(),
+                NONE,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                NONE,
+            )
+            .context("bind /sys")?;
             let fd = open_or_create(root, dest, Kind::Dir)?;
             let p = sys::fd_path(&fd);
-            let f = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | (flags & !MsFlags::MS_REC) | locked_flags(&p);
+            let f = MsFlags::MS_BIND
+                | MsFlags::MS_REMOUNT
+                | (flags & !MsFlags::MS_REC)
+                | locked_flags(&p);
             mount(NONE, p.as_str(), NONE, f, NONE).context("remount /sys")?;
         }
         Err(e) => return Err(e).with_context(|| format!("mount {typ} {}", source.display())),
@@ -205,7 +246,8 @@ fn finish_mount(root: BorrowedFd, dest: &Path, opts: &MountOpts) -> Result<()> {
     let fd = open_or_create(root, dest, Kind::Dir)?;
     let p = sys::fd_path(&fd);
     for prop in &opts.propagation {
-        mount(NONE, p.as_str(), NONE, *prop, NONE).with_context(|| format!("set propagation {prop:?}"))?;
+        mount(NONE, p.as_str(), NONE, *prop, NONE)
+            .with_context(|| format!("set propagation {prop:?}"))?;
     }
     if opts.rec_set != 0 || opts.rec_clr != 0 {
         let tree = sys::openat_in_root(root, &relative(dest), libc::O_PATH | libc::O_DIRECTORY, 0)
@@ -218,20 +260,31 @@ fn finish_mount(root: BorrowedFd, dest: &Path, opts: &MountOpts) -> Result<()> {
 
 fn bind_mount(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, opts: &MountOpts) -> Result<()> {
     let source = m.source().as_ref().context("bind mount without source")?;
-    let md = std::fs::metadata(source).with_context(|| format!("bind source {}", source.display()))?;
+    let md =
+        std::fs::metadata(source).with_context(|| format!("bind source {}", source.display()))?;
     let kind = if md.is_dir() { Kind::Dir } else { Kind::File };
     let dest = m.destination();
     let target = open_or_create(root, dest, kind)?;
     if (kind == Kind::Dir) != is_dir(&target) {
-        bail!("bind mount of {} onto {}: file type mismatch", source.display(), dest.display());
+        bail!(
+            "bind mount of {} onto {}: file type mismatch",
+            source.display(),
+            dest.display()
+        );
     }
     let tpath = sys::fd_path(&target);
     let rec = opts.flags & MsFlags::MS_REC;
     if opts.idmap {
         super::idmap::mount_idmapped(source, &tpath, opts, rec.contains(MsFlags::MS_REC))?;
     } else {
-        mount(Some(source.as_path()), tpath.as_str(), NONE, MsFlags::MS_BIND | rec, NONE)
-            .with_context(|| format!("bind {}", source.display()))?;
+        mount(
+            Some(source.as_path()),
+            tpath.as_str(),
+            NONE,
+            MsFlags::MS_BIND | rec,
+            NONE,
+        )
+        .with_context(|| format!("bind {}", source.display()))?;
     }
     drop(target);
     let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
@@ -254,13 +307,22 @@ fn tmpcopyup(root: BorrowedFd, dest: &Path, target: &OwnedFd, opts: &MountOpts) 
     std::fs::create_dir_all(&tmp).context("tmpcopyup: make staging dir")?;
     let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
     let result = (|| -> Result<()> {
-        mount(Some("tmpfs"), &tmp, Some("tmpfs"), opts.flags & !MsFlags::MS_RDONLY, data).context("tmpcopyup: mount tmpfs")?;
+        mount(
+            Some("tmpfs"),
+            &tmp,
+            Some("tmpfs"),
+            opts.flags & !MsFlags::MS_RDONLY,
+            data,
+        )
+        .context("tmpcopyup: mount tmpfs")?;
         let src = sys::fd_path(target);
         copy_tree(Path::new(&src), &tmp).context("tmpcopyup: copy")?;
         if opts.flags.contains(MsFlags::MS_RDONLY) {
-            mount(NONE, &tmp, NONE, MsFlags::MS_REMOUNT | opts.flags, data).context("tmpcopyup: remount ro")?;
+            mount(NONE, &tmp, NONE, MsFlags::MS_REMOUNT | opts.flags, data)
+                .context("tmpcopyup: remount ro")?;
         }
-        mount(Some(&tmp), src.as_str(), NONE, MsFlags::MS_MOVE, NONE).context("tmpcopyup: move tmpfs into place")?;
+        mount(Some(&tmp), src.as_str(), NONE, MsFlags::MS_MOVE, NONE)
+            .context("tmpcopyup: move tmpfs into place")?;
         Ok(())
     })();
     let _ = umount2(&tmp, MntFlags::MNT_DETACH);
@@ -310,18 +372,37 @@ fn mount_cgroup(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, opts: &MountOpts) 
             if ctx.new_cgroupns {
                 let target = open_or_create(root, dest, Kind::Dir)?;
                 let t = sys::fd_path(&target);
-                mount(Some("cgroup2"), t.as_str(), Some("cgroup2"), base | ro, NONE).context("mount cgroup2")?;
+                mount(
+                    Some("cgroup2"),
+                    t.as_str(),
+                    Some("cgroup2"),
+                    base | ro,
+                    NONE,
+                )
+                .context("mount cgroup2")?;
             } else {
                 bind_ro(root, &mnt.join(rel), dest, base | ro)?;
             }
         }
-        crate::cgroups::Layout::V1 { hierarchies, unified } => {
+        crate::cgroups::Layout::V1 {
+            hierarchies,
+            unified,
+        } => {
             let target = open_or_create(root, dest, Kind::Dir)?;
             let t = sys::fd_path(&target);
-            mount(Some("tmpfs"), t.as_str(), Some("tmpfs"), base, Some("mode=755")).context("mount tmpfs for cgroups")?;
+            mount(
+                Some("tmpfs"),
+                t.as_str(),
+                Some("tmpfs"),
+                base,
+                Some("mode=755"),
+            )
+            .context("mount tmpfs for cgroups")?;
             drop(target);
-            let mut all: Vec<(String, PathBuf)> =
-                hierarchies.iter().map(|(c, p)| (c.join(","), p.clone())).collect();
+            let mut all: Vec<(String, PathBuf)> = hierarchies
+                .iter()
+                .map(|(c, p)| (c.join(","), p.clone()))
+                .collect();
             if let Some(u) = unified {
                 all.push(("unified".into(), u.clone()));
             }
@@ -332,8 +413,14 @@ fn mount_cgroup(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, opts: &MountOpts) 
             if !ro.is_empty() {
                 let fd = open_or_create(root, dest, Kind::Dir)?;
                 let p = sys::fd_path(&fd);
-                mount(NONE, p.as_str(), NONE, MsFlags::MS_REMOUNT | base | ro, Some("mode=755"))
-                    .context("remount cgroup tmpfs read-only")?;
+                mount(
+                    NONE,
+                    p.as_str(),
+                    NONE,
+                    MsFlags::MS_REMOUNT | base | ro,
+                    Some("mode=755"),
+                )
+                .context("remount cgroup tmpfs read-only")?;
             }
         }
     }
@@ -344,14 +431,21 @@ fn mount_cgroup(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, opts: &MountOpts) 
 /// with `flags`, reopening the destination so the remount hits the new mount.
 fn bind_ro(root: BorrowedFd, src: &Path, dest: &Path, flags: MsFlags) -> Result<()> {
     let fd = open_or_create(root, dest, Kind::Dir)?;
-    mount(Some(src), sys::fd_path(&fd).as_str(), NONE, MsFlags::MS_BIND | MsFlags::MS_REC, NONE)
-        .with_context(|| format!("bind {}", src.display()))?;
+    mount(
+        Some(src),
+        sys::fd_path(&fd).as_str(),
+        NONE,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        NONE,
+    )
+    .with_context(|| format!("bind {}", src.display()))?;
     drop(fd);
     if !flags.is_empty() {
         let fd = open_or_create(root, dest, Kind::Dir)?;
         let p = sys::fd_path(&fd);
         let f = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags | locked_flags(&p);
-        mount(NONE, p.as_str(), NONE, f, NONE).with_context(|| format!("remount {}", dest.display()))?;
+        mount(NONE, p.as_str(), NONE, f, NONE)
+            .with_context(|| format!("remount {}", dest.display()))?;
     }
     Ok(())
 }
@@ -361,21 +455,31 @@ fn bind_ro(root: BorrowedFd, src: &Path, dest: &Path, flags: MsFlags) -> Result<
 pub fn enter(rootfs: &Path, no_pivot: bool) -> Result<()> {
     if no_pivot {
         nix::unistd::chdir(rootfs).with_context(|| format!("chdir {}", rootfs.display()))?;
-        mount(Some(rootfs), "/", NONE, MsFlags::MS_MOVE, NONE).context("move rootfs to / (--no-pivot)")?;
+        mount(Some(rootfs), "/", NONE, MsFlags::MS_MOVE, NONE)
+            .context("move rootfs to / (--no-pivot)")?;
         nix::unistd::chroot(".").context("chroot (--no-pivot)")?;
         nix::unistd::chdir("/").context("chdir /")?;
         return Ok(());
     }
-    let old = nix::fcntl::open("/", nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-        .context("open /")?;
-    let new = nix::fcntl::open(rootfs, nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-        .with_context(|| format!("open rootfs {}", rootfs.display()))?;
+    let old = nix::fcntl::open(
+        "/",
+        nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .context("open /")?;
+    let new = nix::fcntl::open(
+        rootfs,
+        nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .with_context(|| format!("open rootfs {}", rootfs.display()))?;
     nix::unistd::fchdir(&new).context("fchdir rootfs")?;
     nix::unistd::pivot_root(".", ".").context("pivot_root")?;
     // The old root is now stacked under "."; get back to it to detach it.
     nix::unistd::fchdir(&old).context("fchdir old root")?;
     // Slave first, so the unmount does not propagate to the host.
-    mount(NONE, ".", NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE).context("make old root slave")?;
+    mount(NONE, ".", NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE)
+        .context("make old root slave")?;
     umount2(".", MntFlags::MNT_DETACH).context("detach old root")?;
     nix::unistd::chdir("/").context("chdir /")?;
     Ok(())

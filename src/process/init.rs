@@ -4,7 +4,9 @@
 
 use super::sync::{self, expect, send_msg, Msg};
 use super::InitArgs;
-use crate::linux::{caps, console, devices, hooks, namespaces, paths, process, rootfs, seccomp, sys};
+use crate::linux::{
+    caps, console, devices, hooks, namespaces, paths, process, rootfs, seccomp, sys,
+};
 use anyhow::{bail, Context, Result};
 use nix::sched::{setns, unshare, CloneFlags};
 use oci_spec::runtime::LinuxNamespaceType as Ns;
@@ -12,6 +14,11 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 /// Entry point of the cloned child. Never returns.
 pub fn child_main(args: InitArgs, sock: OwnedFd) -> ! {
+    if let Some(fd) = args.lock_fd {
+        // SAFETY: the fd is our inherited copy of the parent's lock on the
+        // state directory; nothing in the child uses it.
+        unsafe { libc::close(fd) };
+    }
     match run(args, &sock) {
         Ok(never) => match never {},
         Err(e) => {
@@ -34,20 +41,24 @@ fn enter_namespaces(args: &mut InitArgs, sock: &OwnedFd) -> Result<()> {
         match typ {
             Ns::Mount => joined_mnt = Some(fd),
             Ns::User => {
-                setns(fd.as_fd(), namespaces::flag(*typ)).with_context(|| format!("setns {typ} (linux.namespaces)"))?;
+                setns(fd.as_fd(), namespaces::flag(*typ))
+                    .with_context(|| format!("setns {typ} (linux.namespaces)"))?;
                 // Become root of the joined user namespace.
                 let _ = nix::unistd::setresgid(0.into(), 0.into(), 0.into());
                 let _ = nix::unistd::setresuid(0.into(), 0.into(), 0.into());
             }
-            _ => setns(fd.as_fd(), namespaces::flag(*typ)).with_context(|| format!("setns {typ} (linux.namespaces)"))?,
+            _ => setns(fd.as_fd(), namespaces::flag(*typ))
+                .with_context(|| format!("setns {typ} (linux.namespaces)"))?,
         }
     }
     if b.has_new_ns(Ns::User) {
         unshare(CloneFlags::CLONE_NEWUSER).context("unshare user namespace")?;
         send_msg(sock, &Msg::MapsPlease)?;
         expect(sock, Msg::MapsDone)?;
-        nix::unistd::setresgid(0.into(), 0.into(), 0.into()).context("setresgid 0 in the new user namespace")?;
-        nix::unistd::setresuid(0.into(), 0.into(), 0.into()).context("setresuid 0 in the new user namespace")?;
+        nix::unistd::setresgid(0.into(), 0.into(), 0.into())
+            .context("setresgid 0 in the new user namespace")?;
+        nix::unistd::setresuid(0.into(), 0.into(), 0.into())
+            .context("setresuid 0 in the new user namespace")?;
     }
     if let Some(fd) = joined_mnt {
         setns(fd.as_fd(), CloneFlags::CLONE_NEWNS).context("setns mnt (linux.namespaces)")?;
@@ -79,12 +90,24 @@ fn enter_namespaces(args: &mut InitArgs, sock: &OwnedFd) -> Result<()> {
 }
 
 fn write_time_offsets(b: &crate::spec::Bundle) -> Result<()> {
-    let Some(offs) = b.spec.linux().as_ref().and_then(|l| l.time_offsets().clone()) else { return Ok(()) };
+    let Some(offs) = b
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().clone())
+    else {
+        return Ok(());
+    };
     let mut text = String::new();
     for (clock, o) in offs {
-        text.push_str(&format!("{clock} {} {}\n", o.secs().unwrap_or(0), o.nanosecs().unwrap_or(0)));
+        text.push_str(&format!(
+            "{clock} {} {}\n",
+            o.secs().unwrap_or(0),
+            o.nanosecs().unwrap_or(0)
+        ));
     }
-    std::fs::write("/proc/self/timens_offsets", text).context("write timens_offsets (linux.timeOffsets)")
+    std::fs::write("/proc/self/timens_offsets", text)
+        .context("write timens_offsets (linux.timeOffsets)")
 }
 
 fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
@@ -104,8 +127,10 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
     };
     let in_userns = b.has_ns(Ns::User);
     if args.direct && b.has_new_ns(Ns::User) {
-        nix::unistd::setresgid(0.into(), 0.into(), 0.into()).context("setresgid 0 in the new user namespace")?;
-        nix::unistd::setresuid(0.into(), 0.into(), 0.into()).context("setresuid 0 in the new user namespace")?;
+        nix::unistd::setresgid(0.into(), 0.into(), 0.into())
+            .context("setresgid 0 in the new user namespace")?;
+        nix::unistd::setresuid(0.into(), 0.into(), 0.into())
+            .context("setresuid 0 in the new user namespace")?;
     }
     if b.has_new_ns(Ns::Cgroup) {
         // After the parent moved us into the container's cgroup, so that
@@ -117,7 +142,8 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
         let _ = sys::join_session_keyring(&format!("_ses.{}", args.id));
     }
     if let Some(adj) = proc_.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).context("write oom_score_adj (process.oomScoreAdj)")?;
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .context("write oom_score_adj (process.oomScoreAdj)")?;
     }
 
     // Root filesystem.
@@ -138,12 +164,21 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
     let mounts = spec.mounts().as_deref().unwrap_or(&[]);
     rootfs::mount_all(&ctx, root.as_fd(), mounts)?;
     let dev_bound = mounts.iter().any(|m| {
-        m.destination() == std::path::Path::new("/dev") && m.options().as_ref().is_some_and(|o| o.iter().any(|x| x == "bind" || x == "rbind"))
+        m.destination() == std::path::Path::new("/dev")
+            && m.options()
+                .as_ref()
+                .is_some_and(|o| o.iter().any(|x| x == "bind" || x == "rbind"))
     });
     if !dev_bound {
-        devices::create_all(root.as_fd(), linux.devices().as_deref().unwrap_or(&[]), in_userns)?;
+        devices::create_all(
+            root.as_fd(),
+            linux.devices().as_deref().unwrap_or(&[]),
+            in_userns,
+        )?;
     }
-    let has_devpts = mounts.iter().any(|m| m.destination() == std::path::Path::new("/dev/pts"));
+    let has_devpts = mounts
+        .iter()
+        .any(|m| m.destination() == std::path::Path::new("/dev/pts"));
     devices::symlinks(root.as_fd(), has_devpts)?;
     drop(root);
 
@@ -151,7 +186,11 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
     send_msg(sock, &Msg::HooksPlease)?;
     expect(sock, Msg::HooksDone)?;
     let annotations = spec.annotations().clone().unwrap_or_default();
-    if let Some(h) = spec.hooks().as_ref().and_then(|h| h.create_container().as_ref()) {
+    if let Some(h) = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.create_container().as_ref())
+    {
         let st = hooks::state_json(args.id, "created", host_pid, &b.dir, &annotations);
         hooks::run_all("createContainer", h, &st)?;
     }
@@ -159,7 +198,9 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
     rootfs::enter(&b.rootfs, args.no_pivot)?;
 
     if proc_.terminal().unwrap_or(false) {
-        let size = proc_.console_size().map(|s| (s.height() as u16, s.width() as u16));
+        let size = proc_
+            .console_size()
+            .map(|s| (s.height() as u16, s.width() as u16));
         console::setup(args.console.as_ref(), size)?;
     }
     args.console = None;
@@ -176,7 +217,13 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
             std::fs::write(&p, v).with_context(|| format!("linux.sysctl: write {k}={v}"))?;
         }
     }
-    rootfs::finalize(propagation, spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false))?;
+    rootfs::finalize(
+        propagation,
+        spec.root()
+            .as_ref()
+            .and_then(|r| r.readonly())
+            .unwrap_or(false),
+    )?;
     paths::readonly(linux.readonly_paths().as_deref().unwrap_or(&[]))?;
     paths::mask(linux.masked_paths().as_deref().unwrap_or(&[]))?;
 
@@ -194,7 +241,9 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
     if let Some(c) = &capsets {
         caps::drop_bounding(&c.bounding)?;
     }
-    let setgroups_ok = std::fs::read_to_string("/proc/self/setgroups").map(|s| s.trim() != "deny").unwrap_or(true);
+    let setgroups_ok = std::fs::read_to_string("/proc/self/setgroups")
+        .map(|s| s.trim() != "deny")
+        .unwrap_or(true);
     process::set_user(proc_, setgroups_ok)?;
     if let Some(c) = &capsets {
         caps::apply(c)?;
@@ -233,7 +282,11 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
             sys::exit_now(1);
         }
     }
-    if let Some(h) = spec.hooks().as_ref().and_then(|h| h.start_container().as_ref()) {
+    if let Some(h) = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.start_container().as_ref())
+    {
         let st = hooks::state_json(args.id, "running", host_pid, &b.dir, &annotations);
         if let Err(e) = hooks::run_all("startContainer", h, &st) {
             eprintln!("husk: {e:#}");
@@ -242,5 +295,9 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
     }
     let err = sys::execve(&exec.path, &exec.argv, &exec.envp);
     eprintln!("husk: exec {:?}: {err}", exec.path);
-    sys::exit_now(if err.raw_os_error() == Some(libc::ENOENT) { 127 } else { 126 })
+    sys::exit_now(if err.raw_os_error() == Some(libc::ENOENT) {
+        127
+    } else {
+        126
+    })
 }

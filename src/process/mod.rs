@@ -28,4 +28,7 @@ pub struct InitArgs<'a> {
     /// The clone itself created every new namespace (no joins, no time
     /// namespace); otherwise the child unshares and may fork once more.
     pub direct: bool,
+    /// The parent's flock on the state directory: the child closes its
+    /// copy at once, or the lock would live as long as the init.
+    pub lock_fd: Option<std::os::fd::RawFd>,
 }

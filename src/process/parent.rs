@@ -65,9 +65,15 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
     let bundle = Bundle::load(o.bundle)?;
     crate::container::validate_id(o.id)?;
     let linux = bundle.spec.linux().as_ref().context("linux is missing")?;
-    let cgroup_path = cgroups::resolve_path(linux.cgroups_path().as_deref(), o.id, o.systemd_cgroup)?;
+    let cgroup_path =
+        cgroups::resolve_path(linux.cgroups_path().as_deref(), o.id, o.systemd_cgroup)?;
     let joins = namespaces::open_joins(&bundle.namespaces())?;
-    let terminal = bundle.spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
+    let terminal = bundle
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
     let console = match (terminal, o.console_socket, o.console_fd) {
         (true, Some(p), _) => Some(console::connect(p)?),
         (true, None, Some(fd)) => Some(fd.try_clone().context("dup console socket")?),
@@ -86,7 +92,12 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
     }
 
     let container = Container::create_dir(o.root, o.id)?;
-    let mut cleanup = Cleanup { container: &container, cgroup_path: String::new(), pids: vec![], armed: true };
+    let mut cleanup = Cleanup {
+        container: &container,
+        cgroup_path: String::new(),
+        pids: vec![],
+        armed: true,
+    };
     let mut st = State {
         id: o.id.to_string(),
         pid: 0,
@@ -144,6 +155,7 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
         preserve_fds: o.preserve_fds,
         joins,
         direct,
+        lock_fd: container.lock_fd(),
     };
     // --- the clone: husk is single-threaded here, as everywhere ---
     let child = match clone(flags)? {
@@ -197,7 +209,8 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
         match recv_msg(&parent_sock)? {
             Some(Msg::HooksPlease) => {
                 if let Some(h) = bundle.spec.hooks() {
-                    let json = hooks::state_json(o.id, "creating", init_pid, &bundle.dir, &st.annotations);
+                    let json =
+                        hooks::state_json(o.id, "creating", init_pid, &bundle.dir, &st.annotations);
                     #[allow(deprecated)]
                     if let Some(list) = h.prestart() {
                         hooks::run_all("prestart", list, &json)?;
@@ -216,18 +229,23 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
     }
 
     st.pid = init_pid;
-    st.pid_start_time = state::proc_stat(init_pid).map(|s| s.1).context("read the init's start time")?;
+    st.pid_start_time = state::proc_stat(init_pid)
+        .map(|s| s.1)
+        .context("read the init's start time")?;
     st.save(&container.dir)?;
     if let Some(p) = o.pid_file {
         write_pid_file(p, init_pid)?;
     }
     cleanup.armed = false;
     drop(cleanup);
+    let mut container = container;
+    container.state = st;
     Ok(container)
 }
 
 /// The pid file: the decimal pid, no newline, written atomically.
 pub fn write_pid_file(p: &Path, pid: i32) -> Result<()> {
-    let abs: PathBuf = std::path::absolute(p).with_context(|| format!("pid file {}", p.display()))?;
+    let abs: PathBuf =
+        std::path::absolute(p).with_context(|| format!("pid file {}", p.display()))?;
     write_atomic(&abs, pid.to_string().as_bytes())
 }

@@ -30,8 +30,13 @@ pub enum Msg {
 }
 
 pub fn pair() -> Result<(OwnedFd, OwnedFd)> {
-    socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
-        .context("socketpair for the init sync channel")
+    socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .context("socketpair for the init sync channel")
 }
 
 pub fn send_msg(fd: &OwnedFd, msg: &Msg) -> Result<()> {
