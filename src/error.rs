@@ -13,6 +13,9 @@ pub enum HuskError {
     NotRunning(String),
     /// Operation not allowed in the container's current status.
     WrongState(String),
+    /// Fail with this exit code (exec: 127 for a missing command, 126 for
+    /// one that cannot be executed, as Docker expects).
+    Exit(i32, String),
 }
 
 impl fmt::Display for HuskError {
@@ -23,7 +26,7 @@ impl fmt::Display for HuskError {
             HuskError::NotRunning(id) => {
                 write!(f, "container {id} is not running: container not running")
             }
-            HuskError::WrongState(msg) => f.write_str(msg),
+            HuskError::WrongState(msg) | HuskError::Exit(_, msg) => f.write_str(msg),
         }
     }
 }

@@ -27,7 +27,11 @@ fn main() {
             husk::logging::error(&msg);
             let _ = std::io::stdout().flush();
             eprintln!("{msg}");
-            std::process::exit(1);
+            let code = match e.downcast_ref::<husk::error::HuskError>() {
+                Some(husk::error::HuskError::Exit(code, _)) => *code,
+                _ => 1,
+            };
+            std::process::exit(code);
         }
     }
 }

@@ -1,8 +1,282 @@
 //! `husk exec`: run a new process inside a running container.
 
+use crate::cgroups::Cgroup;
 use crate::cli::{Cli, ExecArgs};
-use anyhow::{bail, Result};
+use crate::container::state::Status;
+use crate::container::Container;
+use crate::error::HuskError;
+use crate::process::exec::{exec, ExecOpts};
+use anyhow::{bail, Context, Result};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use oci_spec::runtime::{Capability, LinuxCapabilities, Process};
+use std::path::PathBuf;
+use std::str::FromStr;
 
-pub fn run(_cli: &Cli, a: &ExecArgs) -> Result<i32> {
-    bail!("exec into container {}: not implemented in husk yet", a.id)
+pub fn run(cli: &Cli, a: &ExecArgs) -> Result<i32> {
+    let c = Container::load(&cli.root, &a.id)?;
+    match c.status() {
+        Status::Created | Status::Running => {}
+        Status::Paused if a.ignore_paused => {}
+        Status::Paused => {
+            bail!("cannot exec in a paused container (use --ignore-paused to override)")
+        }
+        Status::Stopped | Status::Creating => {
+            return Err(HuskError::WrongState(format!(
+                "cannot exec in a stopped container {}: container not running",
+                a.id
+            ))
+            .into())
+        }
+    }
+    let spec = crate::spec::parse_config(&c.state.bundle.join("config.json"))?;
+    let linux = spec
+        .linux()
+        .as_ref()
+        .context("linux is missing in the container's config.json")?;
+    let process = build_process(a, spec.process().as_ref())?;
+    crate::linux::process::validate(&process)?;
+    if let Some(s) = linux.seccomp() {
+        crate::linux::seccomp::validate(s)?;
+    }
+    let terminal = process.terminal().unwrap_or(false);
+    let foreground = !a.detach;
+    let pair = if terminal && a.console_socket.is_none() && foreground {
+        Some(
+            nix::sys::socket::socketpair(
+                nix::sys::socket::AddressFamily::Unix,
+                nix::sys::socket::SockType::Stream,
+                None,
+                nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+            )
+            .context("socketpair for the terminal")?,
+        )
+    } else {
+        None
+    };
+    let console = match (terminal, &a.console_socket, &pair) {
+        (true, Some(p), _) => Some(crate::linux::console::connect(p)?),
+        (true, None, Some((_, theirs))) => Some(theirs.try_clone().context("dup terminal socket")?),
+        (true, None, None) => bail!("exec --tty: --console-socket is required with --detach"),
+        (false, Some(_), _) => {
+            bail!("--console-socket is set but no terminal was asked for (use --tty)")
+        }
+        _ => None,
+    };
+    let namespaces = linux
+        .namespaces()
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .map(|n| n.typ())
+        .collect();
+    let cgroup_dirs = cgroup_dirs(&c.state.cgroup_path, &a.cgroup)?;
+    let pid = exec(ExecOpts {
+        init_pid: c.state.pid,
+        namespaces,
+        process: &process,
+        seccomp: linux.seccomp().as_ref(),
+        cgroup_dirs,
+        console,
+        preserve_fds: a.preserve_fds,
+        subreaper: foreground,
+    })
+    .map_err(|e| {
+        let msg = format!("{e:#}");
+        match exec_error_code(&msg) {
+            Some(code) => anyhow::Error::new(HuskError::Exit(code, msg)),
+            None => e,
+        }
+    })?;
+    if let Some(p) = &a.pid_file {
+        crate::process::parent::write_pid_file(p, pid)?;
+    }
+    if a.detach {
+        return Ok(0);
+    }
+    let master = match &pair {
+        Some((ours, _)) => Some(super::run::recv_fd(ours)?),
+        None => None,
+    };
+    drop(pair);
+    let mut mask = SigSet::all();
+    mask.remove(Signal::SIGKILL);
+    mask.remove(Signal::SIGSTOP);
+    let old = mask
+        .thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK)
+        .context("block signals")?;
+    let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .context("signalfd")?;
+    let code = super::run::wait_init(pid, &sfd, master.as_ref())?;
+    let _ = old.thread_set_mask();
+    Ok(code)
+}
+
+/// Docker turns these words into exit codes: keep them, and exit the same.
+fn exec_error_code(msg: &str) -> Option<i32> {
+    if !msg.contains("exec: ") {
+        return None;
+    }
+    if msg.contains("no such file or directory") {
+        Some(127)
+    } else if msg.contains("permission denied") {
+        Some(126)
+    } else {
+        None
+    }
+}
+
+/// The process to run: `--process FILE` as is, or the container's own
+/// process with the command line's overrides (runc's rules).
+fn build_process(a: &ExecArgs, base: Option<&Process>) -> Result<Process> {
+    if let Some(f) = &a.process {
+        let data =
+            std::fs::read(f).with_context(|| format!("read process file {}", f.display()))?;
+        let p: Process = serde_json::from_slice(&data)
+            .with_context(|| format!("parse process file {}", f.display()))?;
+        if p.args().as_ref().is_none_or(|a| a.is_empty()) {
+            bail!("process file {}: args must not be empty", f.display());
+        }
+        return Ok(p);
+    }
+    if a.command.is_empty() {
+        bail!("exec: no command given (arguments after the container id, or --process FILE)");
+    }
+    let mut p = base.cloned().unwrap_or_default();
+    p.set_args(Some(a.command.clone()));
+    p.set_terminal(Some(a.tty));
+    p.set_console_size(None);
+    let mut env = p.env().clone().unwrap_or_default();
+    for e in &a.env {
+        let key = e.split('=').next().unwrap_or(e);
+        env.retain(|x| x.split('=').next() != Some(key));
+        env.push(e.clone());
+    }
+    p.set_env(Some(env));
+    if let Some(cwd) = &a.cwd {
+        p.set_cwd(PathBuf::from(cwd));
+    }
+    let mut user = p.user().clone();
+    if let Some(u) = &a.user {
+        let (uid, gid) = match u.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (u.as_str(), None),
+        };
+        user.set_uid(
+            uid.parse()
+                .with_context(|| format!("--user {u}: uid must be a number"))?,
+        );
+        if let Some(g) = gid {
+            user.set_gid(
+                g.parse()
+                    .with_context(|| format!("--user {u}: gid must be a number"))?,
+            );
+        }
+    }
+    if !a.additional_gids.is_empty() {
+        user.set_additional_gids(Some(a.additional_gids.clone()));
+    }
+    p.set_user(user);
+    if !a.cap.is_empty() {
+        let mut caps = p.capabilities().clone().unwrap_or_else(empty_caps);
+        for name in &a.cap {
+            let full = if name.to_ascii_uppercase().starts_with("CAP_") {
+                name.to_ascii_uppercase()
+            } else {
+                format!("CAP_{}", name.to_ascii_uppercase())
+            };
+            let cap = Capability::from_str(&full)
+                .map_err(|_| anyhow::anyhow!("--cap: unknown capability {name:?}"))?;
+            for set in [
+                caps.bounding().clone(),
+                caps.effective().clone(),
+                caps.permitted().clone(),
+                caps.ambient().clone(),
+            ]
+            .iter()
+            .enumerate()
+            {
+                let mut s = set.1.clone().unwrap_or_default();
+                s.insert(cap);
+                match set.0 {
+                    0 => caps.set_bounding(Some(s)),
+                    1 => caps.set_effective(Some(s)),
+                    2 => caps.set_permitted(Some(s)),
+                    _ => caps.set_ambient(Some(s)),
+                };
+            }
+        }
+        p.set_capabilities(Some(caps));
+    }
+    if a.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    if let Some(profile) = &a.apparmor {
+        p.set_apparmor_profile(Some(profile.clone()));
+    }
+    if let Some(label) = &a.process_label {
+        p.set_selinux_label(Some(label.clone()));
+    }
+    Ok(p)
+}
+
+fn empty_caps() -> LinuxCapabilities {
+    let mut c = LinuxCapabilities::default();
+    c.set_bounding(None);
+    c.set_effective(None);
+    c.set_permitted(None);
+    c.set_inheritable(None);
+    c.set_ambient(None);
+    c
+}
+
+/// The container's cgroup directories, or sub-cgroups of it named by
+/// `--cgroup` (`PATH` for every hierarchy, `CTRL[,CTRL]:PATH` for some).
+fn cgroup_dirs(path: &str, subs: &[String]) -> Result<Vec<PathBuf>> {
+    if path.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut cg = Cgroup::new(path);
+    let dirs = cg.dirs()?;
+    if subs.is_empty() {
+        return Ok(dirs);
+    }
+    let mut out = Vec::new();
+    'dirs: for dir in dirs {
+        for s in subs {
+            let (ctrls, sub) = match s.split_once(':') {
+                Some((c, p)) => (Some(c), p),
+                None => (None, s.as_str()),
+            };
+            let sub = sub.trim_start_matches('/');
+            if sub.split('/').any(|c| c == "..") {
+                bail!("--cgroup {s}: must not contain '..'");
+            }
+            let hierarchy = dir
+                .strip_prefix(crate::cgroups::ROOT)
+                .ok()
+                .and_then(|r| r.components().next())
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let applies = match ctrls {
+                None => true,
+                Some(c) => {
+                    c.split(',').any(|c| hierarchy.split(',').any(|h| h == c))
+                        || dir.as_path()
+                            == std::path::Path::new(crate::cgroups::ROOT)
+                                .join(path.trim_start_matches('/'))
+                }
+            };
+            if applies {
+                let d = dir.join(sub);
+                if !d.is_dir() {
+                    bail!("--cgroup {s}: {} does not exist", d.display());
+                }
+                out.push(d);
+                continue 'dirs;
+            }
+        }
+        out.push(dir);
+    }
+    Ok(out)
 }

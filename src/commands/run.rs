@@ -69,7 +69,7 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32> {
 }
 
 /// Receive one fd sent with SCM_RIGHTS (the pty master).
-fn recv_fd(sock: &OwnedFd) -> Result<OwnedFd> {
+pub(crate) fn recv_fd(sock: &OwnedFd) -> Result<OwnedFd> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
     use std::os::fd::FromRawFd;
     let mut buf = [0u8; 4096];
@@ -125,7 +125,7 @@ impl Drop for RawMode {
     }
 }
 
-fn wait_init(init: i32, sfd: &SignalFd, master: Option<&OwnedFd>) -> Result<i32> {
+pub(crate) fn wait_init(init: i32, sfd: &SignalFd, master: Option<&OwnedFd>) -> Result<i32> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let _raw = master.map(|_| RawMode::new());
     if let Some(m) = master {

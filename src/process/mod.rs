@@ -2,6 +2,7 @@
 //! setup conversation, and the child's recipe.
 
 pub mod clone;
+pub mod exec;
 pub mod init;
 pub mod parent;
 pub mod sync;
