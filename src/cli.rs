@@ -118,6 +118,7 @@ pub struct KillArgs {
     pub all: bool,
     pub id: String,
     /// Signal name (KILL, SIGKILL) or number; default SIGTERM
+    #[arg(allow_hyphen_values = true)]
     pub signal: Option<String>,
 }
 

@@ -10,6 +10,9 @@ pub struct Bundle {
     /// Absolute path of the root filesystem.
     pub rootfs: PathBuf,
     pub spec: Spec,
+    /// `uidMappings`/`gidMappings` of each entry of `mounts` (oci-spec's
+    /// Mount type has no such fields, so they are read from the raw JSON).
+    pub mount_idmaps: Vec<Option<crate::linux::idmap::IdMaps>>,
 }
 
 /// A namespace of the config: created new, or joined through `path`.
@@ -31,11 +34,35 @@ pub fn parse_config(path: &Path) -> Result<Spec> {
     serde_json::from_slice(&data).with_context(|| format!("parse config {}", path.display()))
 }
 
+fn mount_idmaps(data: &[u8]) -> Result<Vec<Option<crate::linux::idmap::IdMaps>>> {
+    let v: serde_json::Value = serde_json::from_slice(data).context("parse config.json")?;
+    let Some(mounts) = v.get("mounts").and_then(|m| m.as_array()) else { return Ok(vec![]) };
+    let mut out = Vec::with_capacity(mounts.len());
+    for (i, m) in mounts.iter().enumerate() {
+        let get = |key: &str| -> Result<Vec<oci_spec::runtime::LinuxIdMapping>> {
+            match m.get(key) {
+                None | Some(serde_json::Value::Null) => Ok(vec![]),
+                Some(v) => serde_json::from_value(v.clone()).with_context(|| format!("mounts[{i}].{key}")),
+            }
+        };
+        let (uid, gid) = (get("uidMappings")?, get("gidMappings")?);
+        out.push(if uid.is_empty() && gid.is_empty() {
+            None
+        } else {
+            Some(crate::linux::idmap::IdMaps { uid, gid })
+        });
+    }
+    Ok(out)
+}
+
 impl Bundle {
     pub fn load(dir: &Path) -> Result<Bundle> {
         let dir =
             std::path::absolute(dir).with_context(|| format!("bundle path {}", dir.display()))?;
-        let spec = parse_config(&dir.join("config.json"))?;
+        let path = dir.join("config.json");
+        let data = std::fs::read(&path).with_context(|| format!("read config {}", path.display()))?;
+        let spec: Spec = serde_json::from_slice(&data).with_context(|| format!("parse config {}", path.display()))?;
+        let mount_idmaps = mount_idmaps(&data)?;
         let root = spec
             .root()
             .as_ref()
@@ -50,7 +77,7 @@ impl Bundle {
         if !md.is_dir() {
             bail!("root.path: rootfs {} is not a directory", rootfs.display());
         }
-        let b = Bundle { dir, rootfs, spec };
+        let b = Bundle { dir, rootfs, spec, mount_idmaps };
         b.validate()?;
         Ok(b)
     }
@@ -168,6 +195,9 @@ impl Bundle {
         }
         crate::linux::rootfs::validate_mounts(spec.mounts().as_deref().unwrap_or(&[]))?;
         crate::linux::process::validate(process)?;
+        if let Some(p) = linux.personality() {
+            crate::linux::sched::validate_personality(p)?;
+        }
         Ok(())
     }
 }

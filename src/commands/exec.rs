@@ -76,6 +76,7 @@ pub fn run(cli: &Cli, a: &ExecArgs) -> Result<i32> {
         namespaces,
         process: &process,
         seccomp: linux.seccomp().as_ref(),
+        personality: linux.personality().as_ref(),
         cgroup_dirs,
         console,
         preserve_fds: a.preserve_fds,

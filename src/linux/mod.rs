@@ -10,5 +10,6 @@ pub mod namespaces;
 pub mod paths;
 pub mod process;
 pub mod rootfs;
+pub mod sched;
 pub mod seccomp;
 pub mod sys;

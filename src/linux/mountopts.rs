@@ -2,7 +2,7 @@
 //! recursive attributes (mount_setattr) and the filesystem data string.
 
 use super::sys;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use nix::mount::MsFlags;
 
 #[derive(Debug, Clone)]
@@ -139,9 +139,6 @@ pub fn parse(options: &[String]) -> Result<MountOpts> {
         o.flags.remove(clear);
         o.cleared.insert(clear);
         o.cleared.remove(set);
-    }
-    if (o.idmap || o.rec_set != 0 || o.rec_clr != 0) && !o.is_bind() && o.idmap {
-        bail!("mount option idmap/ridmap needs a bind mount");
     }
     Ok(o)
 }

@@ -6,6 +6,7 @@ use super::caps;
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{PosixRlimit, Process};
 use std::ffi::CString;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
 /// Check a process before any side effect.
@@ -18,15 +19,7 @@ pub fn validate(p: &Process) -> Result<()> {
             rlimit_resource(l)?;
         }
     }
-    if p.io_priority().is_some() {
-        bail!("process.ioPriority is not supported by husk yet");
-    }
-    if p.scheduler().is_some() {
-        bail!("process.scheduler is not supported by husk yet");
-    }
-    if p.exec_cpu_affinity().is_some() {
-        bail!("process.execCPUAffinity is not supported by husk yet");
-    }
+    super::sched::validate(p)?;
     if p.selinux_label().as_ref().is_some_and(|l| !l.is_empty()) && !selinux_enabled() {
         bail!("process.selinuxLabel is set, but SELinux is disabled or not supported on this host");
     }
@@ -73,6 +66,20 @@ pub fn set_rlimits(p: &Process) -> Result<()> {
         let res = rlimit_resource(l)?;
         super::sys::setrlimit(res, l.soft(), l.hard())
             .with_context(|| format!("setrlimit {:?} (process.rlimits)", l.typ()))?;
+    }
+    Ok(())
+}
+
+/// Create a missing cwd, as runc does: after pivot_root (so the path is
+/// resolved in the container) and before the root is made read-only.
+pub fn create_cwd(p: &Process) -> Result<()> {
+    let cwd = p.cwd();
+    if std::fs::symlink_metadata(cwd).is_err() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(cwd)
+            .with_context(|| format!("create process.cwd {}", cwd.display()))?;
     }
     Ok(())
 }

@@ -153,6 +153,10 @@ pub fn prepare(ctx: &RootfsCtx, propagation: Option<&str>) -> Result<()> {
         }
     };
     mount(NONE, "/", NONE, flag, NONE).context("make / slave (rootfsPropagation)")?;
+    // pivot_root refuses a new root whose parent mount, or which itself, is
+    // shared: make the parent private first, so the bind below (a copy of
+    // it) starts private too. rootfsPropagation is applied after pivot.
+    make_parent_private(ctx.rootfs)?;
     mount(
         Some(ctx.rootfs),
         ctx.rootfs,
@@ -161,8 +165,6 @@ pub fn prepare(ctx: &RootfsCtx, propagation: Option<&str>) -> Result<()> {
         NONE,
     )
     .with_context(|| format!("bind rootfs {} onto itself", ctx.rootfs.display()))?;
-    // pivot_root refuses a new root whose parent mount is shared.
-    make_parent_private(ctx.rootfs)?;
     Ok(())
 }
 
@@ -179,19 +181,22 @@ fn make_parent_private(rootfs: &Path) -> Result<()> {
 }
 
 /// Mount every entry of `mounts` inside the rootfs.
-pub fn mount_all(ctx: &RootfsCtx, root: BorrowedFd, mounts: &[Mount]) -> Result<()> {
-    for m in mounts {
-        mount_one(ctx, root, m).with_context(|| format!("mount {}", m.destination().display()))?;
+/// `idmapped[i]` is the detached idmapped tree made by the parent for
+/// `mounts[i]`, if any.
+pub fn mount_all(ctx: &RootfsCtx, root: BorrowedFd, mounts: &[Mount], idmapped: &[Option<OwnedFd>]) -> Result<()> {
+    for (i, m) in mounts.iter().enumerate() {
+        let tree = idmapped.get(i).and_then(|t| t.as_ref());
+        mount_one(ctx, root, m, tree).with_context(|| format!("mount {}", m.destination().display()))?;
     }
     Ok(())
 }
 
-fn mount_one(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount) -> Result<()> {
+fn mount_one(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, tree: Option<&OwnedFd>) -> Result<()> {
     let opts = mountopts::parse(m.options().as_deref().unwrap_or(&[]))?;
     let typ = m.typ().as_deref().unwrap_or("");
     let dest = m.destination();
     if opts.is_bind() || typ == "bind" {
-        return bind_mount(ctx, root, m, &opts);
+        return bind_mount(ctx, root, m, &opts, tree);
     }
     match typ {
         "cgroup" | "cgroup2" => return mount_cgroup(ctx, root, m, &opts),
@@ -258,7 +263,7 @@ fn finish_mount(root: BorrowedFd, dest: &Path, opts: &MountOpts) -> Result<()> {
     Ok(())
 }
 
-fn bind_mount(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, opts: &MountOpts) -> Result<()> {
+fn bind_mount(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, opts: &MountOpts, tree: Option<&OwnedFd>) -> Result<()> {
     let source = m.source().as_ref().context("bind mount without source")?;
     let md =
         std::fs::metadata(source).with_context(|| format!("bind source {}", source.display()))?;
@@ -274,8 +279,8 @@ fn bind_mount(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, opts: &MountOpts) ->
     }
     let tpath = sys::fd_path(&target);
     let rec = opts.flags & MsFlags::MS_REC;
-    if opts.idmap {
-        super::idmap::mount_idmapped(source, &tpath, opts, rec.contains(MsFlags::MS_REC))?;
+    if let Some(tree) = tree {
+        super::idmap::attach(tree, &tpath)?;
     } else {
         mount(
             Some(source.as_path()),

@@ -161,6 +161,8 @@ pub fn open_tree_clone(path: &Path, recursive: bool) -> io::Result<OwnedFd> {
 /// move_mount(2) of a detached tree `from` onto the path behind `to_path`.
 pub fn move_mount_to(from: BorrowedFd, to_path: &Path) -> io::Result<()> {
     const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+    // The target is usually a /proc/self/fd/N magic link: follow it.
+    const MOVE_MOUNT_T_SYMLINKS: libc::c_uint = 0x10;
     let p = cstr(to_path)?;
     // SAFETY: valid C strings; integer flags.
     cvt(unsafe {
@@ -170,7 +172,7 @@ pub fn move_mount_to(from: BorrowedFd, to_path: &Path) -> io::Result<()> {
             c"".as_ptr(),
             libc::AT_FDCWD,
             p.as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH,
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS,
         )
     })?;
     Ok(())

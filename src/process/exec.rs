@@ -9,7 +9,7 @@
 
 use super::clone::{clone, Forked};
 use super::sync::{self, recv_msg, send_msg, Msg};
-use crate::linux::{caps, console, process, seccomp, sys};
+use crate::linux::{caps, console, process, sched, seccomp, sys};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{LinuxNamespaceType as Ns, LinuxSeccomp, Process};
 use std::os::fd::{AsFd, OwnedFd};
@@ -21,6 +21,7 @@ pub struct ExecOpts<'a> {
     pub namespaces: Vec<Ns>,
     pub process: &'a Process,
     pub seccomp: Option<&'a LinuxSeccomp>,
+    pub personality: Option<&'a oci_spec::runtime::LinuxPersonality>,
     /// cgroup directories (one per hierarchy) the process joins.
     pub cgroup_dirs: Vec<PathBuf>,
     pub console: Option<OwnedFd>,
@@ -148,6 +149,9 @@ fn grandchild(o: &ExecOpts, sock: &OwnedFd) -> Result<()> {
         other => bail!("exec sync channel: expected Go, got {other:?}"),
     }
     let p = o.process;
+    if let Some(a) = p.exec_cpu_affinity().as_ref().and_then(|a| a.initial().clone()) {
+        sched::set_affinity(&a)?;
+    }
     if p.terminal().unwrap_or(false) {
         let size = p
             .console_size()
@@ -158,6 +162,10 @@ fn grandchild(o: &ExecOpts, sock: &OwnedFd) -> Result<()> {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .context("write oom_score_adj (process.oomScoreAdj)")?;
     }
+    if let Some(per) = o.personality {
+        sched::set_personality(per)?;
+    }
+    sched::apply(p)?;
     process::set_rlimits(p)?;
     let nnp = p.no_new_privileges().unwrap_or(false);
     if nnp {
@@ -187,6 +195,9 @@ fn grandchild(o: &ExecOpts, sock: &OwnedFd) -> Result<()> {
         seccomp::load(s)?;
     }
     sys::cloexec_from(3 + o.preserve_fds).context("mark fds close-on-exec")?;
+    if let Some(a) = p.exec_cpu_affinity().as_ref().and_then(|a| a.cpu_affinity_final().clone()) {
+        sched::set_affinity(&a)?;
+    }
     send_msg(sock, &Msg::Ready)?;
     let err = sys::execve(&exec.path, &exec.argv, &exec.envp);
     eprintln!("husk: exec {:?}: {err}", exec.path);

@@ -5,7 +5,7 @@
 use super::sync::{self, expect, send_msg, Msg};
 use super::InitArgs;
 use crate::linux::{
-    caps, console, devices, hooks, namespaces, paths, process, rootfs, seccomp, sys,
+    caps, console, devices, hooks, namespaces, paths, process, rootfs, sched, seccomp, sys,
 };
 use anyhow::{bail, Context, Result};
 use nix::sched::{setns, unshare, CloneFlags};
@@ -14,6 +14,10 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 /// Entry point of the cloned child. Never returns.
 pub fn child_main(args: InitArgs, sock: OwnedFd) -> ! {
+    // Not dumpable while we are a copy of husk inside the container's
+    // namespaces: its processes cannot open /proc/PID/exe of this process
+    // to overwrite the husk binary (CVE-2019-5736). execve resets it.
+    let _ = nix::sys::prctl::set_dumpable(false);
     if let Some(fd) = args.lock_fd {
         // SAFETY: the fd is our inherited copy of the parent's lock on the
         // state directory; nothing in the child uses it.
@@ -162,7 +166,8 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
     )
     .with_context(|| format!("open rootfs {}", b.rootfs.display()))?;
     let mounts = spec.mounts().as_deref().unwrap_or(&[]);
-    rootfs::mount_all(&ctx, root.as_fd(), mounts)?;
+    rootfs::mount_all(&ctx, root.as_fd(), mounts, &args.idmapped)?;
+    args.idmapped.clear();
     let dev_bound = mounts.iter().any(|m| {
         m.destination() == std::path::Path::new("/dev")
             && m.options()
@@ -196,6 +201,7 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
     }
 
     rootfs::enter(&b.rootfs, args.no_pivot)?;
+    process::create_cwd(proc_)?;
 
     if proc_.terminal().unwrap_or(false) {
         let size = proc_
@@ -227,6 +233,10 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
     paths::readonly(linux.readonly_paths().as_deref().unwrap_or(&[]))?;
     paths::mask(linux.masked_paths().as_deref().unwrap_or(&[]))?;
 
+    if let Some(p) = linux.personality() {
+        sched::set_personality(p)?;
+    }
+    sched::apply(proc_)?;
     process::set_rlimits(proc_)?;
     let nnp = proc_.no_new_privileges().unwrap_or(false);
     if nnp {

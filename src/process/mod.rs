@@ -32,4 +32,6 @@ pub struct InitArgs<'a> {
     /// The parent's flock on the state directory: the child closes its
     /// copy at once, or the lock would live as long as the init.
     pub lock_fd: Option<std::os::fd::RawFd>,
+    /// Detached idmapped trees made by the parent, by index in `mounts`.
+    pub idmapped: Vec<Option<OwnedFd>>,
 }

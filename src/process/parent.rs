@@ -87,6 +87,7 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
     if let Some(d) = linux.devices() {
         crate::linux::devices::validate(d)?;
     }
+    let idmap_plan = crate::linux::idmap::plan(&bundle)?;
     if !bundle.has_ns(Ns::Mount) {
         bail!("linux.namespaces: a mount namespace is required");
     }
@@ -144,6 +145,7 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
         crate::linux::sys::set_child_subreaper().context("prctl PR_SET_CHILD_SUBREAPER")?;
     }
     let (parent_sock, child_sock) = sync::pair()?;
+    let idmapped = crate::linux::idmap::prepare(&bundle, &idmap_plan)?;
     let args = InitArgs {
         id: o.id,
         bundle: &bundle,
@@ -156,6 +158,7 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
         joins,
         direct,
         lock_fd: container.lock_fd(),
+        idmapped,
     };
     // --- the clone: husk is single-threaded here, as everywhere ---
     let child = match clone(flags)? {
