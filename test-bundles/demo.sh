@@ -1,23 +1,25 @@
 #!/bin/bash
-# Build a busybox bundle in a temporary directory and run one container from
-# it with husk, in the foreground, then clean up.
+# Build husk, make a busybox bundle in a temporary directory and run one
+# container from it in the foreground, then clean up:
 #
-#   cargo build --release && sudo test-bundles/demo.sh
+#   test-bundles/demo.sh
 #
+# Runs as root (re-runs itself through sudo when that exists). Installs what
+# it needs from Debian's archive when missing: libseccomp-dev and pkg-config
+# (to build), busybox-static (the container's userland) and jq.
 # HUSK=/usr/sbin/runc test-bundles/demo.sh runs the same demo with runc.
-# Installs busybox-static and jq from Debian's archive if they are missing.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
-HUSK=${HUSK:-$top/target/release/husk}
 MAKE_ROOTFS=${MAKE_ROOTFS:-$here/make-rootfs.sh}
 
 die() { echo "demo: $*" >&2; exit 1; }
 
-[ "$(id -u)" -eq 0 ] || die "run me as root (sudo $0)"
-[ -x "$HUSK" ] || die "$HUSK not found: run 'cargo build --release' first, or set HUSK"
-[ -x "$MAKE_ROOTFS" ] || die "$MAKE_ROOTFS not found"
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "run me as root"
+    exec sudo --preserve-env=HUSK,PATH,HOME "$0" "$@"
+fi
 
 # The rootfs needs a static busybox (the dynamic one of the 'busybox'
 # package would need the host's libraries inside the container).
@@ -26,11 +28,25 @@ if [ ! -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then
     missing+=(busybox-static)
 fi
 command -v jq >/dev/null || missing+=(jq)
+if [ -z "${HUSK:-}" ]; then
+    for p in libseccomp-dev pkg-config; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+fi
 if [ ${#missing[@]} -gt 0 ]; then
     echo "demo: installing ${missing[*]}" >&2
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+if [ -z "${HUSK:-}" ]; then
+    # shellcheck source=../.ci/cargo-env
+    . "$top/.ci/cargo-env"
+    (cd "$top" && cargo build --release --quiet)
+    HUSK=$top/target/release/husk
+fi
+[ -x "$HUSK" ] || die "$HUSK not found"
+[ -x "$MAKE_ROOTFS" ] || die "$MAKE_ROOTFS not found"
 
 id=demo-$$
 # An absolute cgroupsPath: runc would otherwise nest the container under the
