@@ -16,5 +16,13 @@ pub mod logging;
 pub mod process;
 pub mod spec;
 
+/// Test hook for crash-safety tests: in debug builds, `HUSK_CRASH_AT=NAME`
+/// makes husk SIGKILL itself when it reaches the point NAME.
+pub fn crash_point(name: &str) {
+    if cfg!(debug_assertions) && std::env::var_os("HUSK_CRASH_AT").is_some_and(|v| v == name) {
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const SPEC_VERSION: &str = "1.2.0";

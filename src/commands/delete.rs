@@ -27,6 +27,8 @@ pub fn run(root: &Path, id: &str, force: bool) -> Result<()> {
 
 pub fn delete(c: &Container, force: bool) -> Result<()> {
     match c.status() {
+        // The creator died half-way: its init may still wait on the fifo.
+        Status::Stopped if c.state.creating && c.state.pid > 0 => kill_and_wait(c)?,
         Status::Stopped => {}
         // A created container's init only waits for start: kill it, as runc does.
         Status::Created | Status::Creating => kill_and_wait(c)?,
@@ -41,6 +43,7 @@ pub fn delete(c: &Container, force: bool) -> Result<()> {
             kill_and_wait(c)?;
         }
     }
+    crate::crash_point("delete:before-destroy");
     destroy(c)
 }
 

@@ -44,6 +44,7 @@ pub fn start(c: &Container) -> Result<()> {
         }
         e => anyhow::Error::new(e).context(format!("open {}", fifo.display())),
     })?;
+    crate::crash_point("start:before-release");
     std::fs::remove_file(&fifo).with_context(|| format!("remove {}", fifo.display()))?;
     nix::unistd::write(&f, b"0").context("write exec.fifo")?;
     if let Some(h) = c.state.hooks.as_ref().and_then(|h| h.poststart().as_ref()) {

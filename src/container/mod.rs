@@ -130,6 +130,12 @@ impl Container {
 
     /// The status, derived from the kernel (runc's refreshState).
     pub fn status(&self) -> Status {
+        if self.state.creating {
+            if self._lock.is_none() && self.locked_by_other() {
+                return Status::Creating;
+            }
+            return Status::Stopped;
+        }
         if self.state.pid <= 0 {
             // A create in progress holds the exclusive lock.
             if self._lock.is_none() {
@@ -151,6 +157,14 @@ impl Container {
             return Status::Paused;
         }
         Status::Running
+    }
+
+    /// Whether another process holds the state directory's lock.
+    fn locked_by_other(&self) -> bool {
+        match open_dir(&self.dir) {
+            Ok(fd) => !flock(&fd, libc::LOCK_SH),
+            Err(_) => false,
+        }
     }
 
     /// Raw fd of the state directory lock we hold, if any.

@@ -36,6 +36,11 @@ pub struct State {
     /// The runtime's own settings to apply to `exec` processes.
     #[serde(default)]
     pub rootless: bool,
+    /// Set while `create` runs. If it is still set when nobody holds the
+    /// lock, the creator died half-way: the container counts as stopped
+    /// and `delete` kills whatever it left.
+    #[serde(default)]
+    pub creating: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

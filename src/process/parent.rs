@@ -113,6 +113,7 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
         shared_pid_ns: !bundle.has_new_ns(Ns::Pid),
         hooks: bundle.spec.hooks().clone(),
         rootless: false,
+        creating: true,
     };
     // Saved before anything else exists, so that a crash from here on
     // leaves a state that `delete --force` can clean up.
@@ -160,6 +161,7 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
         lock_fd: container.lock_fd(),
         idmapped,
     };
+    crate::crash_point("create:before-clone");
     // --- the clone: husk is single-threaded here, as everywhere ---
     let child = match clone(flags)? {
         Forked::Child => {
@@ -201,8 +203,17 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
         }
     };
 
+    crate::crash_point("create:after-clone");
+    // Record the init before anything else can go wrong, so that a crash
+    // from here on leaves a state that `delete --force` can clean up.
+    st.pid = init_pid;
+    st.pid_start_time = state::proc_stat(init_pid)
+        .map(|s| s.1)
+        .context("read the init's start time")?;
+    st.save(&container.dir)?;
     let mut cg = Cgroup::new(&cgroup_path);
     cg.apply(init_pid)?;
+    crate::crash_point("create:after-cgroup");
     if let Some(res) = linux.resources() {
         cg.set(res)?;
     }
@@ -222,6 +233,7 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
                         hooks::run_all("createRuntime", list, &json)?;
                     }
                 }
+                crate::crash_point("create:after-mounts");
                 send_msg(&parent_sock, &Msg::HooksDone)?;
             }
             Some(Msg::Ready) => break,
@@ -231,10 +243,8 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
         }
     }
 
-    st.pid = init_pid;
-    st.pid_start_time = state::proc_stat(init_pid)
-        .map(|s| s.1)
-        .context("read the init's start time")?;
+    crate::crash_point("create:before-save");
+    st.creating = false;
     st.save(&container.dir)?;
     if let Some(p) = o.pid_file {
         write_pid_file(p, init_pid)?;
