@@ -36,13 +36,17 @@ pub fn parse_config(path: &Path) -> Result<Spec> {
 
 fn mount_idmaps(data: &[u8]) -> Result<Vec<Option<crate::linux::idmap::IdMaps>>> {
     let v: serde_json::Value = serde_json::from_slice(data).context("parse config.json")?;
-    let Some(mounts) = v.get("mounts").and_then(|m| m.as_array()) else { return Ok(vec![]) };
+    let Some(mounts) = v.get("mounts").and_then(|m| m.as_array()) else {
+        return Ok(vec![]);
+    };
     let mut out = Vec::with_capacity(mounts.len());
     for (i, m) in mounts.iter().enumerate() {
         let get = |key: &str| -> Result<Vec<oci_spec::runtime::LinuxIdMapping>> {
             match m.get(key) {
                 None | Some(serde_json::Value::Null) => Ok(vec![]),
-                Some(v) => serde_json::from_value(v.clone()).with_context(|| format!("mounts[{i}].{key}")),
+                Some(v) => {
+                    serde_json::from_value(v.clone()).with_context(|| format!("mounts[{i}].{key}"))
+                }
             }
         };
         let (uid, gid) = (get("uidMappings")?, get("gidMappings")?);
@@ -60,8 +64,10 @@ impl Bundle {
         let dir =
             std::path::absolute(dir).with_context(|| format!("bundle path {}", dir.display()))?;
         let path = dir.join("config.json");
-        let data = std::fs::read(&path).with_context(|| format!("read config {}", path.display()))?;
-        let spec: Spec = serde_json::from_slice(&data).with_context(|| format!("parse config {}", path.display()))?;
+        let data =
+            std::fs::read(&path).with_context(|| format!("read config {}", path.display()))?;
+        let spec: Spec = serde_json::from_slice(&data)
+            .with_context(|| format!("parse config {}", path.display()))?;
         let mount_idmaps = mount_idmaps(&data)?;
         let root = spec
             .root()
@@ -77,7 +83,12 @@ impl Bundle {
         if !md.is_dir() {
             bail!("root.path: rootfs {} is not a directory", rootfs.display());
         }
-        let b = Bundle { dir, rootfs, spec, mount_idmaps };
+        let b = Bundle {
+            dir,
+            rootfs,
+            spec,
+            mount_idmaps,
+        };
         b.validate()?;
         Ok(b)
     }

@@ -44,8 +44,12 @@ pub fn plan(b: &Bundle) -> Result<Vec<Option<(IdMaps, bool)>>> {
         let maps = match own {
             Some(m) => m,
             None => IdMaps {
-                uid: linux.and_then(|l| l.uid_mappings().clone()).unwrap_or_default(),
-                gid: linux.and_then(|l| l.gid_mappings().clone()).unwrap_or_default(),
+                uid: linux
+                    .and_then(|l| l.uid_mappings().clone())
+                    .unwrap_or_default(),
+                gid: linux
+                    .and_then(|l| l.gid_mappings().clone())
+                    .unwrap_or_default(),
             },
         };
         if maps.uid.is_empty() || maps.gid.is_empty() {
@@ -54,7 +58,8 @@ pub fn plan(b: &Bundle) -> Result<Vec<Option<(IdMaps, bool)>>> {
                 m.destination().display()
             );
         }
-        let recursive = opts.ridmap || (!opts.idmap && opts.flags.contains(nix::mount::MsFlags::MS_REC));
+        let recursive =
+            opts.ridmap || (!opts.idmap && opts.flags.contains(nix::mount::MsFlags::MS_REC));
         out.push(Some((maps, recursive)));
     }
     Ok(out)
@@ -71,7 +76,10 @@ pub fn prepare(b: &Bundle, plan: &[Option<(IdMaps, bool)>]) -> Result<Vec<Option
         };
         let m = &mounts[i];
         let what = || format!("mounts[{i}] ({})", m.destination().display());
-        let source = m.source().as_ref().with_context(|| format!("{}: bind mount without source", what()))?;
+        let source = m
+            .source()
+            .as_ref()
+            .with_context(|| format!("{}: bind mount without source", what()))?;
         let opts = mountopts::parse(m.options().as_deref().unwrap_or(&[]))?;
         let rbind = opts.flags.contains(nix::mount::MsFlags::MS_REC);
         let userns = userns_with(maps).with_context(what)?;
@@ -98,7 +106,8 @@ fn userns_with(maps: &IdMaps) -> Result<OwnedFd> {
     let pid = nix::unistd::Pid::from_raw(child);
     let result = (|| -> Result<OwnedFd> {
         super::namespaces::write_id_maps(child, &maps.uid, &maps.gid)?;
-        let f = std::fs::File::open(format!("/proc/{child}/ns/user")).context("open the mapping user namespace")?;
+        let f = std::fs::File::open(format!("/proc/{child}/ns/user"))
+            .context("open the mapping user namespace")?;
         Ok(OwnedFd::from(f))
     })();
     let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
@@ -108,5 +117,6 @@ fn userns_with(maps: &IdMaps) -> Result<OwnedFd> {
 
 /// In the child: put the prepared tree at `target` (a /proc/self/fd path).
 pub fn attach(tree: &OwnedFd, target: &str) -> Result<()> {
-    sys::move_mount_to(tree.as_fd(), std::path::Path::new(target)).context("move_mount of the idmapped tree")
+    sys::move_mount_to(tree.as_fd(), std::path::Path::new(target))
+        .context("move_mount of the idmapped tree")
 }

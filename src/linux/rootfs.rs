@@ -183,10 +183,16 @@ fn make_parent_private(rootfs: &Path) -> Result<()> {
 /// Mount every entry of `mounts` inside the rootfs.
 /// `idmapped[i]` is the detached idmapped tree made by the parent for
 /// `mounts[i]`, if any.
-pub fn mount_all(ctx: &RootfsCtx, root: BorrowedFd, mounts: &[Mount], idmapped: &[Option<OwnedFd>]) -> Result<()> {
+pub fn mount_all(
+    ctx: &RootfsCtx,
+    root: BorrowedFd,
+    mounts: &[Mount],
+    idmapped: &[Option<OwnedFd>],
+) -> Result<()> {
     for (i, m) in mounts.iter().enumerate() {
         let tree = idmapped.get(i).and_then(|t| t.as_ref());
-        mount_one(ctx, root, m, tree).with_context(|| format!("mount {}", m.destination().display()))?;
+        mount_one(ctx, root, m, tree)
+            .with_context(|| format!("mount {}", m.destination().display()))?;
     }
     Ok(())
 }
@@ -263,7 +269,13 @@ fn finish_mount(root: BorrowedFd, dest: &Path, opts: &MountOpts) -> Result<()> {
     Ok(())
 }
 
-fn bind_mount(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, opts: &MountOpts, tree: Option<&OwnedFd>) -> Result<()> {
+fn bind_mount(
+    ctx: &RootfsCtx,
+    root: BorrowedFd,
+    m: &Mount,
+    opts: &MountOpts,
+    tree: Option<&OwnedFd>,
+) -> Result<()> {
     let source = m.source().as_ref().context("bind mount without source")?;
     let md =
         std::fs::metadata(source).with_context(|| format!("bind source {}", source.display()))?;

@@ -3,15 +3,18 @@
 
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{
-    IOPriorityClass, LinuxPersonality, LinuxPersonalityDomain, LinuxSchedulerFlag, LinuxSchedulerPolicy, Process,
-    Scheduler,
+    IOPriorityClass, LinuxPersonality, LinuxPersonalityDomain, LinuxSchedulerFlag,
+    LinuxSchedulerPolicy, Process, Scheduler,
 };
 
 /// Check everything before any side effect.
 pub fn validate(p: &Process) -> Result<()> {
     if let Some(io) = p.io_priority() {
         if !(0..=7).contains(&io.priority()) {
-            bail!("process.ioPriority.priority {} must be between 0 and 7", io.priority());
+            bail!(
+                "process.ioPriority.priority {} must be between 0 and 7",
+                io.priority()
+            );
         }
     }
     if let Some(s) = p.scheduler() {
@@ -61,7 +64,14 @@ pub fn apply(p: &Process) -> Result<()> {
         };
         let prio = (class << IOPRIO_CLASS_SHIFT) | io.priority();
         // SAFETY: integer arguments only.
-        let rc = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, prio as libc::c_long) };
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_ioprio_set,
+                IOPRIO_WHO_PROCESS,
+                0,
+                prio as libc::c_long,
+            )
+        };
         if rc != 0 {
             return Err(std::io::Error::last_os_error()).context("ioprio_set (process.ioPriority)");
         }
@@ -71,7 +81,8 @@ pub fn apply(p: &Process) -> Result<()> {
         // SAFETY: `attr` is a valid sched_attr whose size field is set.
         let rc = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) };
         if rc != 0 {
-            return Err(std::io::Error::last_os_error()).context("sched_setattr (process.scheduler)");
+            return Err(std::io::Error::last_os_error())
+                .context("sched_setattr (process.scheduler)");
         }
     }
     Ok(())
@@ -118,7 +129,10 @@ fn sched_attr(s: &Scheduler) -> Result<SchedAttr> {
     }
     let priority = s.priority().unwrap_or(0);
     if (policy == 1 || policy == 2) && !(1..=99).contains(&priority) {
-        bail!("process.scheduler.priority {priority} must be between 1 and 99 for {}", s.policy());
+        bail!(
+            "process.scheduler.priority {priority} must be between 1 and 99 for {}",
+            s.policy()
+        );
     }
     if policy != 1 && policy != 2 && priority != 0 {
         bail!("process.scheduler.priority must be 0 for {}", s.policy());
@@ -143,8 +157,12 @@ pub fn cpu_list(s: &str) -> Result<Vec<usize>> {
             Some((a, b)) => (a, b),
             None => (part, part),
         };
-        let a: usize = a.parse().with_context(|| format!("invalid cpu list {s:?}"))?;
-        let b: usize = b.parse().with_context(|| format!("invalid cpu list {s:?}"))?;
+        let a: usize = a
+            .parse()
+            .with_context(|| format!("invalid cpu list {s:?}"))?;
+        let b: usize = b
+            .parse()
+            .with_context(|| format!("invalid cpu list {s:?}"))?;
         if a > b || b >= libc::CPU_SETSIZE as usize {
             bail!("invalid cpu list {s:?}");
         }

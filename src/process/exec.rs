@@ -149,7 +149,11 @@ fn grandchild(o: &ExecOpts, sock: &OwnedFd) -> Result<()> {
         other => bail!("exec sync channel: expected Go, got {other:?}"),
     }
     let p = o.process;
-    if let Some(a) = p.exec_cpu_affinity().as_ref().and_then(|a| a.initial().clone()) {
+    if let Some(a) = p
+        .exec_cpu_affinity()
+        .as_ref()
+        .and_then(|a| a.initial().clone())
+    {
         sched::set_affinity(&a)?;
     }
     if p.terminal().unwrap_or(false) {
@@ -195,7 +199,11 @@ fn grandchild(o: &ExecOpts, sock: &OwnedFd) -> Result<()> {
         seccomp::load(s)?;
     }
     sys::cloexec_from(3 + o.preserve_fds).context("mark fds close-on-exec")?;
-    if let Some(a) = p.exec_cpu_affinity().as_ref().and_then(|a| a.cpu_affinity_final().clone()) {
+    if let Some(a) = p
+        .exec_cpu_affinity()
+        .as_ref()
+        .and_then(|a| a.cpu_affinity_final().clone())
+    {
         sched::set_affinity(&a)?;
     }
     send_msg(sock, &Msg::Ready)?;
