@@ -137,6 +137,8 @@ pub struct RootfsCtx<'a> {
     pub cgroup_path: &'a str,
     pub in_userns: bool,
     pub new_cgroupns: bool,
+    /// `linux.mountLabel`: SELinux context of tmpfs, devpts and mqueue mounts.
+    pub mount_label: Option<&'a str>,
 }
 
 /// Make our copy of the host's mounts slave (or what rootfsPropagation
@@ -219,7 +221,14 @@ fn mount_one(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, tree: Option<&OwnedFd
         .map(|s| s.as_path())
         .unwrap_or(Path::new(typ));
     let tpath = sys::fd_path(&target);
-    let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
+    let mut data_owned = opts.data.clone();
+    if let (Some(label), "tmpfs" | "devpts" | "mqueue") = (ctx.mount_label, typ) {
+        if !data_owned.is_empty() {
+            data_owned.push(',');
+        }
+        data_owned.push_str(&format!("context=\"{label}\""));
+    }
+    let data = (!data_owned.is_empty()).then_some(data_owned.as_str());
     let flags = opts.flags & !MsFlags::MS_REMOUNT;
     match mount(Some(source), tpath.as_str(), Some(typ), flags, data) {
         Ok(()) => {}

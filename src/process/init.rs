@@ -156,6 +156,7 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
         cgroup_path: args.cgroup_path,
         in_userns,
         new_cgroupns: b.has_new_ns(Ns::Cgroup),
+        mount_label: linux.mount_label().as_deref().filter(|l| !l.is_empty()),
     };
     let propagation = linux.rootfs_propagation().as_deref();
     rootfs::prepare(&ctx, propagation)?;
