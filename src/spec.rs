@@ -34,8 +34,7 @@ pub fn parse_config(path: &Path) -> Result<Spec> {
     serde_json::from_slice(&data).with_context(|| format!("parse config {}", path.display()))
 }
 
-fn mount_idmaps(data: &[u8]) -> Result<Vec<Option<crate::linux::idmap::IdMaps>>> {
-    let v: serde_json::Value = serde_json::from_slice(data).context("parse config.json")?;
+fn mount_idmaps(v: &serde_json::Value) -> Result<Vec<Option<crate::linux::idmap::IdMaps>>> {
     let Some(mounts) = v.get("mounts").and_then(|m| m.as_array()) else {
         return Ok(vec![]);
     };
@@ -66,9 +65,14 @@ impl Bundle {
         let path = dir.join("config.json");
         let data =
             std::fs::read(&path).with_context(|| format!("read config {}", path.display()))?;
-        let spec: Spec = serde_json::from_slice(&data)
+        // The raw JSON first: fields oci-spec cannot express (mount idmaps)
+        // and errors that name the field (seccomp's enums) come from it.
+        let raw: serde_json::Value = serde_json::from_slice(&data)
             .with_context(|| format!("parse config {}", path.display()))?;
-        let mount_idmaps = mount_idmaps(&data)?;
+        crate::linux::seccomp::validate_json(&raw)?;
+        let mount_idmaps = mount_idmaps(&raw)?;
+        let spec: Spec = serde_json::from_value(raw)
+            .with_context(|| format!("parse config {}", path.display()))?;
         let root = spec
             .root()
             .as_ref()

@@ -77,6 +77,13 @@ pub fn run(cli: &Cli, a: &ExecArgs) -> Result<i32> {
         process: &process,
         seccomp: linux.seccomp().as_ref(),
         personality: linux.personality().as_ref(),
+        state_json: crate::linux::hooks::state_json(
+            &a.id,
+            c.status().as_str(),
+            c.state.pid,
+            &c.state.bundle,
+            &c.state.annotations,
+        ),
         cgroup_dirs,
         console,
         preserve_fds: a.preserve_fds,

@@ -70,6 +70,13 @@ pub fn set_rlimits(p: &Process) -> Result<()> {
     Ok(())
 }
 
+/// chdir to the cwd again, as the container's user: permission checks
+/// apply to that user (enter_cwd ran earlier as root).
+pub fn chdir_cwd(p: &Process) -> Result<()> {
+    let cwd = p.cwd();
+    nix::unistd::chdir(cwd).with_context(|| format!("chdir to process.cwd {}", cwd.display()))
+}
+
 /// Create a missing cwd, as runc does: after pivot_root (so the path is
 /// resolved in the container) and before the root is made read-only.
 pub fn create_cwd(p: &Process) -> Result<()> {

@@ -22,6 +22,8 @@ pub struct ExecOpts<'a> {
     pub process: &'a Process,
     pub seccomp: Option<&'a LinuxSeccomp>,
     pub personality: Option<&'a oci_spec::runtime::LinuxPersonality>,
+    /// The container's state, for a seccomp agent.
+    pub state_json: String,
     /// cgroup directories (one per hierarchy) the process joins.
     pub cgroup_dirs: Vec<PathBuf>,
     pub console: Option<OwnedFd>,
@@ -86,11 +88,20 @@ pub fn exec(o: ExecOpts) -> Result<i32> {
                 .with_context(|| format!("add pid {pid} to {}", f.display()))?;
         }
         send_msg(&parent_sock, &Msg::Go(pid))?;
-        match recv_msg(&parent_sock)? {
-            Some(Msg::Ready) => Ok(pid),
-            Some(Msg::Error(e)) => bail!("{e}"),
-            Some(m) => bail!("exec sync channel: unexpected {m:?}"),
-            None => bail!("exec: the process exited during setup"),
+        loop {
+            match recv_msg(&parent_sock)? {
+                Some(Msg::Ready) => return Ok(pid),
+                Some(Msg::SeccompFd(remote)) => {
+                    // A filter with SCMP_ACT_NOTIFY: hand its listener to the agent.
+                    let sec = o.seccomp.context("exec sent a seccomp fd but linux.seccomp is unset")?;
+                    let fd = seccomp::take_listener_fd(pid, remote)?;
+                    send_msg(&parent_sock, &Msg::SeccompFdDone)?;
+                    seccomp::send_to_agent(sec, &fd, pid, &o.state_json)?;
+                }
+                Some(Msg::Error(e)) => bail!("{e}"),
+                Some(m) => bail!("exec sync channel: unexpected {m:?}"),
+                None => bail!("exec: the process exited during setup"),
+            }
         }
     })();
     if result.is_err() {
@@ -175,8 +186,13 @@ fn grandchild(o: &ExecOpts, sock: &OwnedFd) -> Result<()> {
     if nnp {
         sys::set_no_new_privs().context("prctl PR_SET_NO_NEW_PRIVS (process.noNewPrivileges)")?;
     }
+    // Check the cwd as root now: a filter may block getcwd (CVE-2024-21626
+    // check); the user's own chdir happens again after the uid change.
+    process::enter_cwd(p)?;
     if let (Some(s), false) = (o.seccomp, nnp) {
-        seccomp::load(s)?;
+        if let Some(fd) = seccomp::load(s)? {
+            sync::send_seccomp_fd(sock, &fd)?;
+        }
     }
     let capsets = p.capabilities().as_ref().map(caps::parse).transpose()?;
     if let Some(c) = &capsets {
@@ -192,11 +208,13 @@ fn grandchild(o: &ExecOpts, sock: &OwnedFd) -> Result<()> {
     if let Some(m) = p.user().umask() {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(m));
     }
-    process::enter_cwd(p)?;
+    process::chdir_cwd(p)?;
     let exec = process::prepare_exec(p)?;
     process::set_lsm_labels(p)?;
     if let (Some(s), true) = (o.seccomp, nnp) {
-        seccomp::load(s)?;
+        if let Some(fd) = seccomp::load(s)? {
+            sync::send_seccomp_fd(sock, &fd)?;
+        }
     }
     sys::cloexec_from(3 + o.preserve_fds).context("mark fds close-on-exec")?;
     if let Some(a) = p

@@ -244,9 +244,14 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
         sys::set_no_new_privs().context("prctl PR_SET_NO_NEW_PRIVS (process.noNewPrivileges)")?;
     }
     let seccomp = linux.seccomp().as_ref();
+    // Check the cwd as root now: a filter may block getcwd (CVE-2024-21626
+    // check); the user's own chdir happens again after the uid change.
+    process::enter_cwd(proc_)?;
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the drop.
     if let (Some(s), false) = (seccomp, nnp) {
-        seccomp::load(s)?;
+        if let Some(fd) = seccomp::load(s)? {
+            sync::send_seccomp_fd(sock, &fd)?;
+        }
     }
     let capsets = proc_.capabilities().as_ref().map(caps::parse).transpose()?;
     if let Some(c) = &capsets {
@@ -262,13 +267,29 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
     if let Some(m) = proc_.user().umask() {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(m));
     }
-    process::enter_cwd(proc_)?;
+    process::chdir_cwd(proc_)?;
     let exec = process::prepare_exec(proc_)?;
     process::set_lsm_labels(proc_)?;
 
     // Only stdio and the preserved fds may reach the container's process
     // (CVE-2024-21626); ours are all close-on-exec already.
     sys::cloexec_from(3 + args.preserve_fds).context("mark fds close-on-exec")?;
+
+    // With no_new_privs the filter is compiled now, so that a profile
+    // libseccomp refuses fails `create`, and loaded after `start`. A notify
+    // filter is loaded now, though: its fd must reach the agent through the
+    // parent, which is gone after Ready (runc too loads it before then).
+    let mut late_filter = None;
+    if let (Some(s), true) = (seccomp, nnp) {
+        let f = seccomp::Filter::build(s)?;
+        if f.notifies() {
+            if let Some(fd) = f.load()? {
+                sync::send_seccomp_fd(sock, &fd)?;
+            }
+        } else {
+            late_filter = Some(f);
+        }
+    }
 
     send_msg(sock, &Msg::Ready)?;
     let fifo = args.fifo.take();
@@ -285,10 +306,10 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
         }
         let _ = f.as_raw_fd();
     }
-    if let (Some(s), true) = (seccomp, nnp) {
+    if let Some(f) = late_filter {
         // With no_new_privs, load as late as possible: the filter then only
         // has to allow execve, not our setup syscalls.
-        if let Err(e) = seccomp::load(s) {
+        if let Err(e) = f.load() {
             eprintln!("husk: {e:#}");
             sys::exit_now(1);
         }

@@ -214,9 +214,10 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
     let mut cg = Cgroup::new(&cgroup_path);
     cg.apply(init_pid)?;
     crate::crash_point("create:after-cgroup");
-    if let Some(res) = linux.resources() {
-        cg.set(res)?;
-    }
+    // Always: without resources, runc still confines devices to its
+    // default list.
+    let no_resources = oci_spec::runtime::LinuxResources::default();
+    cg.set(linux.resources().as_ref().unwrap_or(&no_resources))?;
     send_msg(&parent_sock, &Msg::Go(init_pid))?;
 
     loop {
@@ -235,6 +236,21 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
                 }
                 crate::crash_point("create:after-mounts");
                 send_msg(&parent_sock, &Msg::HooksDone)?;
+            }
+            Some(Msg::SeccompFd(remote)) => {
+                // The init loaded a filter with SCMP_ACT_NOTIFY: pass its
+                // listener on to the seccomp agent. The init may go on once
+                // we hold a copy; it waits for the agent on notified
+                // syscalls anyway.
+                let sec = linux
+                    .seccomp()
+                    .as_ref()
+                    .context("init sent a seccomp fd but linux.seccomp is unset")?;
+                let fd = crate::linux::seccomp::take_listener_fd(init_pid, remote)?;
+                send_msg(&parent_sock, &Msg::SeccompFdDone)?;
+                let json =
+                    hooks::state_json(o.id, "creating", init_pid, &bundle.dir, &st.annotations);
+                crate::linux::seccomp::send_to_agent(sec, &fd, init_pid, &json)?;
             }
             Some(Msg::Ready) => break,
             Some(Msg::Error(e)) => bail!("{e}"),

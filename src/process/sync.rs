@@ -10,8 +10,16 @@
 //! | parent → child | `Go(p)`        | maps and cgroup are in place; your host pid is p: set up  |
 //! | child → parent | `HooksPlease`  | mounts are done: run prestart + createRuntime hooks      |
 //! | parent → child | `HooksDone`    | hooks ran                                                |
+//! | child → parent | `SeccompFd(n)` | my fd n is the listener of my notify filter: copy it      |
+//! | parent → child | `SeccompFdDone`| copied (pidfd_getfd) and passed on to the seccomp agent   |
 //! | child → parent | `Ready`        | set up; blocked on exec.fifo until `start`               |
 //! | child → parent | `Error(msg)`   | setup failed; the child exits after sending it           |
+//!
+//! `SeccompFd` is sent with write(2) and carries only the fd number; the
+//! parent copies the fd with pidfd_getfd (as runc does): the filter is
+//! already active then, and a notify rule on the syscall that sends it
+//! would block the init until an agent that does not have the fd yet
+//! answers. Only `write` is refused as a notify target (seccomp.rs).
 
 use anyhow::{bail, Context, Result};
 use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
@@ -25,6 +33,8 @@ pub enum Msg {
     Go(i32),
     HooksPlease,
     HooksDone,
+    SeccompFd(i32),
+    SeccompFdDone,
     Ready,
     Error(String),
 }
@@ -40,6 +50,12 @@ pub fn pair() -> Result<(OwnedFd, OwnedFd)> {
 }
 
 pub fn send_msg(fd: &OwnedFd, msg: &Msg) -> Result<()> {
+    send(fd.as_raw_fd(), &encode(msg), MsgFlags::MSG_NOSIGNAL)
+        .context("send on the init sync channel")?;
+    Ok(())
+}
+
+fn encode(msg: &Msg) -> Vec<u8> {
     let mut buf = Vec::with_capacity(16);
     match msg {
         Msg::MapsPlease => buf.push(1),
@@ -55,6 +71,11 @@ pub fn send_msg(fd: &OwnedFd, msg: &Msg) -> Result<()> {
         Msg::HooksPlease => buf.push(5),
         Msg::HooksDone => buf.push(6),
         Msg::Ready => buf.push(7),
+        Msg::SeccompFd(fd) => {
+            buf.push(9);
+            buf.extend_from_slice(&fd.to_le_bytes());
+        }
+        Msg::SeccompFdDone => buf.push(10),
         Msg::Error(s) => {
             buf.push(8);
             // One datagram: keep it well under the socket buffer.
@@ -62,8 +83,7 @@ pub fn send_msg(fd: &OwnedFd, msg: &Msg) -> Result<()> {
             buf.extend_from_slice(&b[..b.len().min(32 * 1024)]);
         }
     }
-    send(fd.as_raw_fd(), &buf, MsgFlags::MSG_NOSIGNAL).context("send on the init sync channel")?;
-    Ok(())
+    buf
 }
 
 /// Receive one message; `None` on EOF (the peer closed or died).
@@ -87,6 +107,8 @@ pub fn recv_msg(fd: &OwnedFd) -> Result<Option<Msg>> {
         6 => Msg::HooksDone,
         7 => Msg::Ready,
         8 => Msg::Error(String::from_utf8_lossy(&buf[1..n]).into_owned()),
+        9 if n >= 5 => Msg::SeccompFd(i32::from_le_bytes([buf[1], buf[2], buf[3], buf[4]])),
+        10 => Msg::SeccompFdDone,
         t => bail!("init sync channel: unknown message tag {t}"),
     }))
 }
@@ -99,4 +121,13 @@ pub fn expect(fd: &OwnedFd, want: Msg) -> Result<()> {
         Some(m) => bail!("init sync channel: expected {want:?}, got {m:?}"),
         None => bail!("init sync channel: peer exited while waiting for {want:?}"),
     }
+}
+
+/// Child: hand the listener fd of a just-loaded notify filter to the
+/// parent, and wait until it has its copy. One write(2) and one recv: see
+/// the note on `SeccompFd` at the top.
+pub fn send_seccomp_fd(sock: &OwnedFd, listener: &OwnedFd) -> Result<()> {
+    let buf = encode(&Msg::SeccompFd(listener.as_raw_fd()));
+    nix::unistd::write(sock, &buf).context("send the seccomp listener fd to the parent")?;
+    expect(sock, Msg::SeccompFdDone)
 }
