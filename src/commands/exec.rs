@@ -188,12 +188,10 @@ fn build_process(a: &ExecArgs, base: Option<&Process>) -> Result<Process> {
     if !a.cap.is_empty() {
         let mut caps = p.capabilities().clone().unwrap_or_else(empty_caps);
         for name in &a.cap {
-            let full = if name.to_ascii_uppercase().starts_with("CAP_") {
-                name.to_ascii_uppercase()
-            } else {
-                format!("CAP_{}", name.to_ascii_uppercase())
-            };
-            let cap = Capability::from_str(&full)
+            // oci-spec's names have no CAP_ prefix; accept both forms.
+            let up = name.to_ascii_uppercase();
+            let bare = up.strip_prefix("CAP_").unwrap_or(&up);
+            let cap = Capability::from_str(bare)
                 .map_err(|_| anyhow::anyhow!("--cap: unknown capability {name:?}"))?;
             for set in [
                 caps.bounding().clone(),

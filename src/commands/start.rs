@@ -2,13 +2,28 @@ use crate::container::state::Status;
 use crate::container::Container;
 use crate::error::HuskError;
 use crate::linux::hooks;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use std::os::fd::AsFd;
 use std::path::Path;
 
 /// Release the init blocked on exec.fifo, then run poststart hooks.
 pub fn run(root: &Path, id: &str) -> Result<()> {
     let c = Container::load_locked(root, id)?;
     start(&c)
+}
+
+/// What the init wrote to exec.fifo before it exited: `E<message>`.
+fn read_failure(fifo: &Path) -> Option<String> {
+    let r = nix::fcntl::open(
+        fifo,
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ok()?;
+    let mut buf = [0u8; 4096];
+    let n = nix::unistd::read(&r, &mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf[..n]);
+    text.strip_prefix('E').map(|m| m.trim().to_string())
 }
 
 pub fn start(c: &Container) -> Result<()> {
@@ -45,8 +60,27 @@ pub fn start(c: &Container) -> Result<()> {
         e => anyhow::Error::new(e).context(format!("open {}", fifo.display())),
     })?;
     crate::crash_point("start:before-release");
-    std::fs::remove_file(&fifo).with_context(|| format!("remove {}", fifo.display()))?;
     nix::unistd::write(&f, b"0").context("write exec.fifo")?;
+    // The init keeps the fifo open until execve (close-on-exec) or until it
+    // fails (startContainer hooks, late seccomp, exec): wait for the last
+    // reader to go (POLLERR on our write end), then read back the error the
+    // init left, if any. So `start` fails when the process could not start,
+    // and poststart runs only after the process has started.
+    let mut fds = [nix::poll::PollFd::new(f.as_fd(), nix::poll::PollFlags::empty())];
+    loop {
+        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            r => {
+                r.context("wait for the container process to start")?;
+                break;
+            }
+        }
+    }
+    let failure = read_failure(&fifo);
+    std::fs::remove_file(&fifo).with_context(|| format!("remove {}", fifo.display()))?;
+    if let Some(msg) = failure {
+        bail!("container process failed to start: {msg}");
+    }
     if let Some(h) = c.state.hooks.as_ref().and_then(|h| h.poststart().as_ref()) {
         let st = hooks::state_json(
             c.id(),

@@ -10,7 +10,7 @@ use crate::linux::{
 use anyhow::{bail, Context, Result};
 use nix::sched::{setns, unshare, CloneFlags};
 use oci_spec::runtime::LinuxNamespaceType as Ns;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 
 /// Entry point of the cloned child. Never returns.
 pub fn child_main(args: InitArgs, sock: OwnedFd) -> ! {
@@ -197,7 +197,7 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
         .as_ref()
         .and_then(|h| h.create_container().as_ref())
     {
-        let st = hooks::state_json(args.id, "created", host_pid, &b.dir, &annotations);
+        let st = hooks::state_json(args.id, "creating", host_pid, &b.dir, &annotations);
         hooks::run_all("createContainer", h, &st)?;
     }
 
@@ -292,40 +292,52 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
     }
 
     send_msg(sock, &Msg::Ready)?;
+    // Wait for `start`: it writes one byte to exec.fifo. We keep the fifo
+    // open (close-on-exec) until execve: `start` waits until no reader is
+    // left, and reads back an error if we failed before exec.
     let fifo = args.fifo.take();
-    // Wait for `start`: it writes one byte to exec.fifo.
-    if let Some(f) = fifo {
+    if let Some(f) = &fifo {
         let mut b = [0u8; 1];
         loop {
-            match nix::unistd::read(&f, &mut b) {
+            match nix::unistd::read(f, &mut b) {
                 Ok(1) => break,
                 Err(nix::errno::Errno::EINTR) => continue,
                 Ok(_) => bail!("exec.fifo closed before start"),
                 Err(e) => return Err(e).context("read exec.fifo"),
             }
         }
-        let _ = f.as_raw_fd();
     }
-    if let Some(f) = late_filter {
-        // With no_new_privs, load as late as possible: the filter then only
-        // has to allow execve, not our setup syscalls.
-        if let Err(e) = f.load() {
-            eprintln!("husk: {e:#}");
-            sys::exit_now(1);
+    let fail = |msg: String| -> ! {
+        if let Some(f) = &fifo {
+            let mut line = format!("E{msg}");
+            line.truncate(4000);
+            let _ = nix::unistd::write(f, line.as_bytes());
         }
-    }
+        eprintln!("husk: {msg}");
+        sys::exit_now(1)
+    };
     if let Some(h) = spec
         .hooks()
         .as_ref()
         .and_then(|h| h.start_container().as_ref())
     {
-        let st = hooks::state_json(args.id, "running", host_pid, &b.dir, &annotations);
+        // The user process has not run yet: the container is "created".
+        let st = hooks::state_json(args.id, "created", host_pid, &b.dir, &annotations);
         if let Err(e) = hooks::run_all("startContainer", h, &st) {
-            eprintln!("husk: {e:#}");
-            sys::exit_now(1);
+            fail(format!("{e:#}"));
+        }
+    }
+    if let Some(f) = late_filter {
+        // With no_new_privs, load as late as possible: the filter then only
+        // has to allow execve, not our setup syscalls.
+        if let Err(e) = f.load() {
+            fail(format!("{e:#}"));
         }
     }
     let err = sys::execve(&exec.path, &exec.argv, &exec.envp);
+    if let Some(f) = &fifo {
+        let _ = nix::unistd::write(f, format!("Eexec {:?}: {err}", exec.path).as_bytes());
+    }
     eprintln!("husk: exec {:?}: {err}", exec.path);
     sys::exit_now(if err.raw_os_error() == Some(libc::ENOENT) {
         127

@@ -982,3 +982,332 @@ pub fn section<'a>(text: &'a str, name: &str) -> &'a str {
     let end = rest.find("\n==").map(|i| i + 1).unwrap_or(rest.len());
     &rest[..end]
 }
+
+// ---------------------------------------------------------------------------
+// Console sockets, extra fds, other runtime binaries
+
+/// What a console-socket receiver got: every fd of every SCM_RIGHTS
+/// control message of the first message, and its payload.
+pub struct ConsoleMsg {
+    pub fds: Vec<std::os::fd::OwnedFd>,
+    /// The payload bytes (runc sends the terminal's name).
+    pub payload: String,
+    /// How many SCM_RIGHTS control messages there were.
+    pub rights_msgs: usize,
+}
+
+/// A unix socket listening at `path` (the `--console-socket` of runc's
+/// protocol): a thread accepts one connection and receives one message.
+pub struct ConsoleSocket {
+    pub path: PathBuf,
+    rx: std::sync::mpsc::Receiver<Result<ConsoleMsg, String>>,
+}
+
+impl ConsoleSocket {
+    /// Binds `path` and accepts, in a thread, for at most COMMAND_TIMEOUT.
+    pub fn listen(path: &Path) -> ConsoleSocket {
+        use std::os::unix::net::UnixListener;
+        let _ = fs::remove_file(path);
+        let listener = UnixListener::bind(path)
+            .unwrap_or_else(|e| panic!("bind console socket {}: {e}", path.display()));
+        listener.set_nonblocking(true).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            let stream = loop {
+                match listener.accept() {
+                    Ok((s, _)) => break s,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        if start.elapsed() > COMMAND_TIMEOUT {
+                            let _ = tx.send(Err("nobody connected".to_string()));
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(format!("accept: {e}")));
+                        return;
+                    }
+                }
+            };
+            stream.set_nonblocking(false).unwrap();
+            stream.set_read_timeout(Some(COMMAND_TIMEOUT)).unwrap();
+            let _ = tx.send(recv_fds(&stream));
+        });
+        ConsoleSocket {
+            path: path.to_path_buf(),
+            rx,
+        }
+    }
+
+    /// The message received (waits for at most `timeout`).
+    pub fn wait(&self, timeout: Duration) -> Result<ConsoleMsg, String> {
+        self.rx
+            .recv_timeout(timeout)
+            .unwrap_or_else(|e| Err(format!("no message: {e}")))
+    }
+
+    pub fn path_str(&self) -> &str {
+        self.path.to_str().unwrap()
+    }
+}
+
+/// recvmsg(2) of one message with room for several SCM_RIGHTS fds.
+fn recv_fds(stream: &std::os::unix::net::UnixStream) -> Result<ConsoleMsg, String> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let mut buf = [0u8; 4096];
+    let mut cbuf = [0u64; 64]; // 512 bytes, aligned
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: msghdr is plain data; zeroed is a valid empty value.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&cbuf);
+    // SAFETY: the buffers outlive the call.
+    let n = unsafe { libc::recvmsg(stream.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    if n < 0 {
+        return Err(format!("recvmsg: {}", std::io::Error::last_os_error()));
+    }
+    let mut fds = Vec::new();
+    let mut rights_msgs = 0;
+    // SAFETY: walking the control buffer the kernel filled, with the libc
+    // CMSG macros.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                rights_msgs += 1;
+                let data = libc::CMSG_DATA(c) as *const i32;
+                let len = (*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+                for i in 0..len / 4 {
+                    fds.push(OwnedFd::from_raw_fd(*data.add(i)));
+                }
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    if msg.msg_flags & libc::MSG_CTRUNC != 0 {
+        return Err("control message truncated".to_string());
+    }
+    Ok(ConsoleMsg {
+        fds,
+        payload: String::from_utf8_lossy(&buf[..n as usize]).into_owned(),
+        rights_msgs,
+    })
+}
+
+/// Reads a pty master until the other side is closed (EIO), `until`
+/// returns true for what was read so far, or `timeout` passes.
+pub fn read_pty(
+    master: &std::os::fd::OwnedFd,
+    timeout: Duration,
+    mut until: impl FnMut(&str) -> bool,
+) -> String {
+    use std::os::fd::AsRawFd;
+    let fd = master.as_raw_fd();
+    let start = Instant::now();
+    let mut out = Vec::new();
+    loop {
+        let left = timeout.saturating_sub(start.elapsed());
+        if left.is_zero() {
+            break;
+        }
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let r = unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(200) as i32) };
+        if r < 0 {
+            break;
+        }
+        if r == 0 {
+            continue;
+        }
+        let mut buf = [0u8; 4096];
+        // SAFETY: reading into a local buffer.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            break; // EIO: no slave open any more
+        }
+        out.extend_from_slice(&buf[..n as usize]);
+        if until(&String::from_utf8_lossy(&out)) {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether `fd` is a pty master (`/dev/ptmx` or `/dev/pts/ptmx`).
+pub fn is_pty_master(fd: &std::os::fd::OwnedFd) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: TIOCGPTN writes one int.
+    unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGPTN, &mut n) == 0 }
+}
+
+/// A pipe (read end, write end), both close-on-exec.
+pub fn pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two ints.
+    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(r, 0, "pipe2: {}", std::io::Error::last_os_error());
+    // SAFETY: fresh fds we own.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+/// Reads what is available in a pipe (read end) without blocking longer
+/// than `timeout`; stops at EOF.
+pub fn read_pipe(fd: &std::os::fd::OwnedFd, timeout: Duration) -> String {
+    read_pty(fd, timeout, |_| false)
+}
+
+impl Fixture {
+    /// Runs `PROGRAM --root ROOT args...` where PROGRAM is `program`
+    /// (another binary than runtime(), e.g. a copy), with `setup` applied
+    /// to the command (extra fds, environment).
+    pub fn husk_custom(
+        &self,
+        program: &str,
+        args: &[&str],
+        setup: impl FnOnce(&mut Command),
+    ) -> Output {
+        if self.dirty.get() {
+            self.write_config();
+        }
+        let (out, err) = self.next_log_paths();
+        let mut cmd = Command::new(program);
+        cmd.arg("--root").arg(self.root_str()).args(args);
+        setup(&mut cmd);
+        run_with_timeout(cmd, &out, &err, COMMAND_TIMEOUT)
+    }
+
+    /// Runs `RUNTIME --root ROOT args...` with `fd` as the runtime's fd 3
+    /// (for --preserve-fds 1).
+    pub fn husk_with_fd3(&self, args: &[&str], fd: &std::os::fd::OwnedFd) -> Output {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let raw = fd.as_raw_fd();
+        self.husk_custom(&runtime(), args, move |cmd| {
+            // SAFETY: only async-signal-safe calls between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if raw == 3 {
+                        // dup2 onto itself keeps CLOEXEC: clear it.
+                        let fl = libc::fcntl(3, libc::F_GETFD);
+                        libc::fcntl(3, libc::F_SETFD, fl & !libc::FD_CLOEXEC);
+                    } else if libc::dup2(raw, 3) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        })
+    }
+
+    /// `run --detach` of `sleep 1000`; returns the init's pid.
+    pub fn run_detached_sleeper(&self) -> i32 {
+        self.set_args(&["sleep", "1000"]);
+        self.run_ok(&["run", "--detach", "--bundle", self.bundle_str(), &self.id]);
+        let st = self.state();
+        assert_eq!(st["status"], "running", "state after run -d: {st}");
+        st["pid"].as_i64().expect("pid") as i32
+    }
+
+    /// `exec ID args...` of the fixture's container (args may start with
+    /// exec's flags).
+    pub fn exec(&self, args: &[&str]) -> Output {
+        let mut full = vec!["exec"];
+        full.extend_from_slice(args);
+        self.husk(&full)
+    }
+}
+
+/// The path of the runtime binary under test (resolved on PATH).
+pub fn runtime_path() -> PathBuf {
+    let rt = runtime();
+    if rt.contains('/') {
+        return PathBuf::from(rt);
+    }
+    for d in std::env::var("PATH").unwrap_or_default().split(':') {
+        let p = Path::new(d).join(&rt);
+        if p.is_file() {
+            return p;
+        }
+    }
+    for d in [
+        "/usr/local/sbin",
+        "/usr/local/bin",
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+    ] {
+        let p = Path::new(d).join(&rt);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("runtime {rt} not found");
+}
+
+/// Whether a line looks like an RFC 3339 timestamp
+/// (`YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)`).
+pub fn is_rfc3339(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
+    if b.len() < 20
+        || !digits(0..4)
+        || b[4] != b'-'
+        || !digits(5..7)
+        || b[7] != b'-'
+        || !digits(8..10)
+        || !(b[10] == b'T' || b[10] == b't')
+        || !digits(11..13)
+        || b[13] != b':'
+        || !digits(14..16)
+        || b[16] != b':'
+        || !digits(17..19)
+    {
+        return false;
+    }
+    let mut i = 19;
+    if b[i] == b'.' {
+        i += 1;
+        let st = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == st {
+            return false;
+        }
+    }
+    match &s[i..] {
+        "Z" | "z" => true,
+        tz => {
+            let t = tz.as_bytes();
+            t.len() == 6
+                && (t[0] == b'+' || t[0] == b'-')
+                && t[1..3].iter().all(u8::is_ascii_digit)
+                && t[3] == b':'
+                && t[4..6].iter().all(u8::is_ascii_digit)
+        }
+    }
+}
+
+/// A shell snippet printing the numbers of the shell's open fds on one
+/// line (`0 1 2 `), without counting the fd the glob itself opens (closed
+/// by the time `[ -e ]` runs) or pipes of command substitutions.
+pub const SH_LIST_FDS: &str =
+    "for f in /proc/$$/fd/*; do [ -e \"$f\" ] && echo -n \"${f##*/} \"; done; echo";
+
+/// A shell snippet printing `N TARGET` for each of the shell's open fds.
+pub const SH_LIST_FD_TARGETS: &str =
+    "for f in /proc/$$/fd/*; do [ -e \"$f\" ] && echo \"${f##*/} $(readlink \"$f\")\"; done; true";

@@ -1,0 +1,208 @@
+//! Real clients: containerd 1.6 (Debian) driving the runtime through its
+//! runc v2 shim, with `ctr`. Slow-ish (a private containerd each, ~10 s).
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+/// Runs `script RUNTIME` with a time limit; None (after saying why) if the
+/// script does not exist.
+fn run_client_script(script: PathBuf, name: &str) -> Option<(std::process::Output, String)> {
+    // One private containerd at a time: both scripts create and remove
+    // /run/containerd/{s,fifo} when they did not exist.
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    if !script.exists() {
+        eprintln!("skipped: {} not found", script.display());
+        return None;
+    }
+    let dir = PathBuf::from(TEST_BASE).join(format!("clients-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cmd = Command::new(&script);
+    cmd.arg(runtime_path());
+    let out = run_with_timeout(
+        cmd,
+        &dir.join("out"),
+        &dir.join("err"),
+        Duration::from_secs(300),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir(TEST_BASE);
+    let text = format!("{}{}", stdout_str(&out), stderr_str(&out));
+    Some((out, text))
+}
+
+#[test]
+fn containerd_client_checks_all_pass() {
+    if !require_root() {
+        return;
+    }
+    let script = repo_dir().join("../shared/clients/containerd.sh");
+    let Some((out, text)) = run_client_script(script, "containerd") else {
+        return;
+    };
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| l.ends_with(" failed"))
+        .unwrap_or_default();
+    assert_eq!(
+        last, "28 passed, 0 failed",
+        "status {}:\n{text}",
+        out.status
+    );
+    assert!(out.status.success(), "{text}");
+}
+
+#[test]
+fn containerd_with_the_runtime_as_default_binary() {
+    if !require_root() {
+        return;
+    }
+    let script = repo_dir().join("tests/clients-default-runtime.sh");
+    let Some((out, text)) = run_client_script(script, "default") else {
+        return;
+    };
+    if out.status.code() == Some(3) && text.contains("skip:") {
+        eprintln!("skipped: {text}");
+        return;
+    }
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| l.ends_with(" failed"))
+        .unwrap_or_default();
+    assert!(
+        last.ends_with(" 0 failed"),
+        "status {}:\n{text}",
+        out.status
+    );
+    assert!(!text.lines().any(|l| l.starts_with("FAIL ")), "{text}");
+    assert!(out.status.success(), "{text}");
+}
+
+// ---------------------------------------------------------------------------
+// Contracts of COMPAT.md that the clients above rely on
+
+/// Podman `--read-only` adds `tmpcopyup` to its tmpfs mounts: the tmpfs
+/// starts with a copy of the image's directory; the word is not passed to
+/// mount(2).
+#[test]
+fn tmpfs_tmpcopyup_copies_the_image_directory() {
+    if !require_root() {
+        return;
+    }
+    let fx = Fixture::new("tmpcopyup");
+    std::fs::create_dir_all(fx.rootfs.join("etc/sub")).unwrap();
+    std::fs::write(fx.rootfs.join("etc/sub/deep"), "deep\n").unwrap();
+    fx.add_mount(
+        "/etc",
+        "tmpfs",
+        "tmpfs",
+        &["tmpcopyup", "nosuid", "mode=755"],
+    );
+    let out = fx.run_sh(
+        "grep -c '^test:' /etc/passwd; cat /etc/sub/deep; \
+         echo new > /etc/new && echo writable; grep ' /etc ' /proc/self/mountinfo",
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(&lines[..3], ["1", "deep", "writable"], "{out}");
+    assert!(lines[3].contains(" - tmpfs "), "{out}");
+    assert!(!lines[3].contains("tmpcopyup"), "{out}");
+    // The image is untouched.
+    assert!(!fx.rootfs.join("etc/new").exists());
+}
+
+/// containerd's `kill --all` (used when the pid namespace is shared or the
+/// init has exited).
+#[test]
+fn kill_all_reaches_every_process() {
+    if !require_root() {
+        return;
+    }
+    let fx = Fixture::new("kill-all");
+    let init = fx.run_detached_sleeper();
+    let pid_file = fx.dir.join("exec.pid");
+    fx.run_ok(&[
+        "exec",
+        "-d",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &fx.id,
+        "sleep",
+        "1000",
+    ]);
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    fx.run_ok(&["kill", "--all", &fx.id, "9"]);
+    assert!(
+        wait_until(STATE_TIMEOUT, || !process_alive(pid)
+            && !process_alive(init)),
+        "processes survived kill --all"
+    );
+    fx.wait_status(&fx.id, "stopped");
+    fx.run_ok(&["delete", &fx.id]);
+    assert_nothing_left(&fx, &fx.id);
+}
+
+/// `exec --pid-file`: only the decimal pid, no newline (go-runc parses it).
+#[test]
+fn exec_pid_file_is_only_the_number() {
+    if !require_root() {
+        return;
+    }
+    let fx = Fixture::new("exec-pidfile");
+    fx.run_detached_sleeper();
+    let pid_file = fx.dir.join("exec.pid");
+    fx.run_ok(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &fx.id,
+        "sleep",
+        "1000",
+    ]);
+    let text = std::fs::read_to_string(&pid_file).unwrap();
+    assert!(
+        !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()),
+        "pid file holds {text:?}"
+    );
+    // No temporary file left next to it.
+    let names: Vec<String> = std::fs::read_dir(&fx.dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("pid"))
+        .collect();
+    assert_eq!(names, ["exec.pid"], "{names:?}");
+}
+
+/// `delete --force` of a running container without runc's fixed 100 ms
+/// sleep (husk only: runc sleeps).
+#[test]
+fn delete_force_has_no_fixed_sleep() {
+    if !require_root() || !is_husk() {
+        return;
+    }
+    let mut best = Duration::from_secs(100);
+    for i in 0..3 {
+        let fx = Fixture::new(&format!("delete-fast-{i}"));
+        fx.run_detached_sleeper();
+        let t = std::time::Instant::now();
+        fx.run_ok(&["delete", "--force", &fx.id]);
+        best = best.min(t.elapsed());
+        assert_nothing_left(&fx, &fx.id);
+    }
+    assert!(
+        best < Duration::from_millis(100),
+        "delete --force took at least {best:?}"
+    );
+}
