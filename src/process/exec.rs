@@ -9,7 +9,7 @@
 
 use super::clone::{clone, Forked};
 use super::sync::{self, recv_msg, send_msg, Msg};
-use crate::linux::{caps, console, process, sched, seccomp, sys};
+use crate::linux::{console, sched, seccomp, sys};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{LinuxNamespaceType as Ns, LinuxSeccomp, Process};
 use std::os::fd::{AsFd, OwnedFd};
@@ -93,7 +93,9 @@ pub fn exec(o: ExecOpts) -> Result<i32> {
                 Some(Msg::Ready) => return Ok(pid),
                 Some(Msg::SeccompFd(remote)) => {
                     // A filter with SCMP_ACT_NOTIFY: hand its listener to the agent.
-                    let sec = o.seccomp.context("exec sent a seccomp fd but linux.seccomp is unset")?;
+                    let sec = o
+                        .seccomp
+                        .context("exec sent a seccomp fd but linux.seccomp is unset")?;
                     let fd = seccomp::take_listener_fd(pid, remote)?;
                     send_msg(&parent_sock, &Msg::SeccompFdDone)?;
                     seccomp::send_to_agent(sec, &fd, pid, &o.state_json)?;
@@ -177,44 +179,9 @@ fn grandchild(o: &ExecOpts, sock: &OwnedFd) -> Result<()> {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .context("write oom_score_adj (process.oomScoreAdj)")?;
     }
-    if let Some(per) = o.personality {
-        sched::set_personality(per)?;
-    }
-    sched::apply(p)?;
-    process::set_rlimits(p)?;
-    let nnp = p.no_new_privileges().unwrap_or(false);
-    if nnp {
-        sys::set_no_new_privs().context("prctl PR_SET_NO_NEW_PRIVS (process.noNewPrivileges)")?;
-    }
-    // Check the cwd as root now: a filter may block getcwd (CVE-2024-21626
-    // check); the user's own chdir happens again after the uid change.
-    process::enter_cwd(p)?;
-    if let (Some(s), false) = (o.seccomp, nnp) {
-        if let Some(fd) = seccomp::load(s)? {
-            sync::send_seccomp_fd(sock, &fd)?;
-        }
-    }
-    let capsets = p.capabilities().as_ref().map(caps::parse).transpose()?;
-    if let Some(c) = &capsets {
-        caps::drop_bounding(&c.bounding)?;
-    }
-    let setgroups_ok = std::fs::read_to_string("/proc/self/setgroups")
-        .map(|s| s.trim() != "deny")
-        .unwrap_or(true);
-    process::set_user(p, setgroups_ok)?;
-    if let Some(c) = &capsets {
-        caps::apply(c)?;
-    }
-    if let Some(m) = p.user().umask() {
-        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(m));
-    }
-    process::chdir_cwd(p)?;
-    let exec = process::prepare_exec(p)?;
-    process::set_lsm_labels(p)?;
-    if let (Some(s), true) = (o.seccomp, nnp) {
-        if let Some(fd) = seccomp::load(s)? {
-            sync::send_seccomp_fd(sock, &fd)?;
-        }
+    let (exec, late_filter) = super::setup::apply(p, o.personality, o.seccomp, sock)?;
+    if let Some(f) = late_filter {
+        f.load()?;
     }
     sys::cloexec_from(3 + o.preserve_fds).context("mark fds close-on-exec")?;
     if let Some(a) = p

@@ -4,9 +4,7 @@
 
 use super::sync::{self, expect, send_msg, Msg};
 use super::InitArgs;
-use crate::linux::{
-    caps, console, devices, hooks, namespaces, paths, process, rootfs, sched, seccomp, sys,
-};
+use crate::linux::{console, devices, hooks, namespaces, paths, process, rootfs, sys};
 use anyhow::{bail, Context, Result};
 use nix::sched::{setns, unshare, CloneFlags};
 use oci_spec::runtime::LinuxNamespaceType as Ns;
@@ -234,62 +232,12 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
     paths::readonly(linux.readonly_paths().as_deref().unwrap_or(&[]))?;
     paths::mask(linux.masked_paths().as_deref().unwrap_or(&[]))?;
 
-    if let Some(p) = linux.personality() {
-        sched::set_personality(p)?;
-    }
-    sched::apply(proc_)?;
-    process::set_rlimits(proc_)?;
-    let nnp = proc_.no_new_privileges().unwrap_or(false);
-    if nnp {
-        sys::set_no_new_privs().context("prctl PR_SET_NO_NEW_PRIVS (process.noNewPrivileges)")?;
-    }
     let seccomp = linux.seccomp().as_ref();
-    // Check the cwd as root now: a filter may block getcwd (CVE-2024-21626
-    // check); the user's own chdir happens again after the uid change.
-    process::enter_cwd(proc_)?;
-    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the drop.
-    if let (Some(s), false) = (seccomp, nnp) {
-        if let Some(fd) = seccomp::load(s)? {
-            sync::send_seccomp_fd(sock, &fd)?;
-        }
-    }
-    let capsets = proc_.capabilities().as_ref().map(caps::parse).transpose()?;
-    if let Some(c) = &capsets {
-        caps::drop_bounding(&c.bounding)?;
-    }
-    let setgroups_ok = std::fs::read_to_string("/proc/self/setgroups")
-        .map(|s| s.trim() != "deny")
-        .unwrap_or(true);
-    process::set_user(proc_, setgroups_ok)?;
-    if let Some(c) = &capsets {
-        caps::apply(c)?;
-    }
-    if let Some(m) = proc_.user().umask() {
-        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(m));
-    }
-    process::chdir_cwd(proc_)?;
-    let exec = process::prepare_exec(proc_)?;
-    process::set_lsm_labels(proc_)?;
-
+    let (exec, late_filter) =
+        super::setup::apply(proc_, linux.personality().as_ref(), seccomp, sock)?;
     // Only stdio and the preserved fds may reach the container's process
     // (CVE-2024-21626); ours are all close-on-exec already.
     sys::cloexec_from(3 + args.preserve_fds).context("mark fds close-on-exec")?;
-
-    // With no_new_privs the filter is compiled now, so that a profile
-    // libseccomp refuses fails `create`, and loaded after `start`. A notify
-    // filter is loaded now, though: its fd must reach the agent through the
-    // parent, which is gone after Ready (runc too loads it before then).
-    let mut late_filter = None;
-    if let (Some(s), true) = (seccomp, nnp) {
-        let f = seccomp::Filter::build(s)?;
-        if f.notifies() {
-            if let Some(fd) = f.load()? {
-                sync::send_seccomp_fd(sock, &fd)?;
-            }
-        } else {
-            late_filter = Some(f);
-        }
-    }
 
     send_msg(sock, &Msg::Ready)?;
     // Wait for `start`: it writes one byte to exec.fifo. We keep the fifo

@@ -5,6 +5,7 @@ pub mod clone;
 pub mod exec;
 pub mod init;
 pub mod parent;
+pub mod setup;
 pub mod sync;
 
 use crate::spec::Bundle;

@@ -1,0 +1,73 @@
+//! The last steps before execve, shared by the container's init and by
+//! `exec`: scheduling, rlimits, no_new_privs, seccomp, capabilities, user,
+//! umask, cwd, the executable and LSM labels, in runc's order.
+
+use super::sync;
+use crate::linux::process::{self, Exec};
+use crate::linux::{caps, sched, seccomp, sys};
+use anyhow::{Context, Result};
+use oci_spec::runtime::{LinuxPersonality, LinuxSeccomp, Process};
+use std::os::fd::OwnedFd;
+
+/// Apply `p` to the calling process. A seccomp filter is loaded here when
+/// it must be (without no_new_privs it needs CAP_SYS_ADMIN, so before the
+/// capability drop; a notify filter's fd goes to the parent over `sock`).
+/// Otherwise it is returned compiled, for the caller to load as late as
+/// possible before execve.
+pub fn apply(
+    p: &Process,
+    personality: Option<&LinuxPersonality>,
+    filter: Option<&LinuxSeccomp>,
+    sock: &OwnedFd,
+) -> Result<(Exec, Option<seccomp::Filter>)> {
+    if let Some(per) = personality {
+        sched::set_personality(per)?;
+    }
+    sched::apply(p)?;
+    process::set_rlimits(p)?;
+    let nnp = p.no_new_privileges().unwrap_or(false);
+    if nnp {
+        sys::set_no_new_privs().context("prctl PR_SET_NO_NEW_PRIVS (process.noNewPrivileges)")?;
+    }
+    // Check the cwd as root now: a filter may block getcwd (CVE-2024-21626
+    // check); the user's own chdir happens again after the uid change.
+    process::enter_cwd(p)?;
+    if let (Some(s), false) = (filter, nnp) {
+        if let Some(fd) = seccomp::load(s)? {
+            sync::send_seccomp_fd(sock, &fd)?;
+        }
+    }
+    let capsets = p.capabilities().as_ref().map(caps::parse).transpose()?;
+    if let Some(c) = &capsets {
+        caps::drop_bounding(&c.bounding)?;
+    }
+    let setgroups_ok = std::fs::read_to_string("/proc/self/setgroups")
+        .map(|s| s.trim() != "deny")
+        .unwrap_or(true);
+    process::set_user(p, setgroups_ok)?;
+    if let Some(c) = &capsets {
+        caps::apply(c)?;
+    }
+    if let Some(m) = p.user().umask() {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(m));
+    }
+    process::chdir_cwd(p)?;
+    let exec = process::prepare_exec(p)?;
+    process::set_lsm_labels(p)?;
+    // With no_new_privs the filter is compiled now (a profile libseccomp
+    // refuses fails here) and loaded by the caller just before execve. A
+    // notify filter is loaded now, though: its fd must reach the agent
+    // through the parent, which may be gone later (runc does the same).
+    let mut late = None;
+    if let (Some(s), true) = (filter, nnp) {
+        let f = seccomp::Filter::build(s)?;
+        if f.notifies() {
+            if let Some(fd) = f.load()? {
+                sync::send_seccomp_fd(sock, &fd)?;
+            }
+        } else {
+            late = Some(f);
+        }
+    }
+    Ok((exec, late))
+}
