@@ -68,6 +68,10 @@ pub enum Command {
     Spec(SpecArgs),
     /// Print the features of husk as JSON
     Features,
+    /// Make a runnable bundle from an OCI image or a docker save archive
+    Bundle(BundleArgs),
+    /// Connect containers to a bridge network (also as createRuntime and poststop hooks)
+    Network(NetworkArgs),
 }
 
 #[derive(Args, Debug)]
@@ -219,38 +223,62 @@ pub struct ExecArgs {
 
 #[derive(Args, Debug, Default)]
 pub struct UpdateArgs {
-    /// LinuxResources JSON file, or - for stdin
+    /// LinuxResources JSON file, or - for stdin (all other options are then ignored)
     #[arg(short = 'r', long, value_name = "FILE")]
     pub resources: Option<String>,
-    #[arg(long)]
+    /// Block IO weight (10 to 1000)
+    #[arg(long, value_name = "WEIGHT")]
     pub blkio_weight: Option<u16>,
-    #[arg(long)]
+    /// CPU CFS period in microseconds
+    #[arg(long, value_name = "USECS")]
     pub cpu_period: Option<u64>,
-    #[arg(long)]
+    /// CPU CFS quota in microseconds per period (-1: no limit)
+    #[arg(long, value_name = "USECS", allow_hyphen_values = true)]
     pub cpu_quota: Option<i64>,
-    #[arg(long)]
+    /// CPU CFS burst in microseconds
+    #[arg(long, value_name = "USECS")]
+    pub cpu_burst: Option<u64>,
+    /// CPU realtime period in microseconds
+    #[arg(long, value_name = "USECS")]
     pub cpu_rt_period: Option<u64>,
-    #[arg(long)]
+    /// CPU realtime runtime in microseconds per period
+    #[arg(long, value_name = "USECS", allow_hyphen_values = true)]
     pub cpu_rt_runtime: Option<i64>,
-    #[arg(long)]
+    /// CPU shares (relative weight)
+    #[arg(long, value_name = "SHARES")]
     pub cpu_share: Option<u64>,
-    #[arg(long)]
+    /// SCHED_IDLE for the cgroup (1) or not (0)
+    #[arg(long, value_name = "0|1")]
     pub cpu_idle: Option<i64>,
-    #[arg(long)]
+    /// CPUs to use (cpuset list, e.g. 0-2,4)
+    #[arg(long, value_name = "LIST")]
     pub cpuset_cpus: Option<String>,
-    #[arg(long)]
+    /// Memory nodes to use (cpuset list)
+    #[arg(long, value_name = "LIST")]
     pub cpuset_mems: Option<String>,
-    #[arg(long)]
+    /// Kernel memory limit (obsolete)
+    #[arg(long, hide = true, allow_hyphen_values = true)]
+    pub kernel_memory: Option<String>,
+    /// Kernel TCP buffer memory limit (obsolete)
+    #[arg(long, hide = true, allow_hyphen_values = true)]
+    pub kernel_memory_tcp: Option<String>,
+    /// Memory limit in bytes (suffixes k, m, g, ...; -1: no limit)
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
     pub memory: Option<String>,
-    #[arg(long)]
+    /// Memory reservation (soft limit) in bytes
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
     pub memory_reservation: Option<String>,
-    #[arg(long)]
+    /// Memory plus swap limit in bytes (-1: unlimited swap)
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
-    #[arg(long)]
+    /// Maximum number of pids (-1: no limit)
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,
-    #[arg(long)]
+    /// Intel RDT/CAT L3 cache schema
+    #[arg(long, value_name = "SCHEMA")]
     pub l3_cache_schema: Option<String>,
-    #[arg(long)]
+    /// Intel RDT/MBA memory bandwidth schema
+    #[arg(long, value_name = "SCHEMA")]
     pub mem_bw_schema: Option<String>,
     pub id: String,
 }
@@ -264,6 +292,170 @@ pub struct EventsArgs {
     #[arg(long, default_value = "5s")]
     pub interval: String,
     pub id: String,
+}
+
+/// `husk bundle [OPTIONS] IMAGE BUNDLE [-- ARGS...]`, `husk bundle rm
+/// BUNDLE`, `husk bundle gc`.
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct BundleArgs {
+    #[command(subcommand)]
+    pub action: Option<BundleAction>,
+    #[command(flatten)]
+    pub make: BundleMakeArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BundleAction {
+    /// Unmount (overlay) and remove a bundle made by husk bundle
+    Rm {
+        /// The bundle directory
+        bundle: PathBuf,
+    },
+    /// Remove the layers of a layer store that no bundle uses
+    Gc {
+        /// The layer store
+        #[arg(long, default_value = "/var/lib/husk/layers", value_name = "DIR")]
+        layer_store: PathBuf,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct BundleMakeArgs {
+    /// Image to use: a tag (ref.name annotation) or a docker RepoTag
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// Platform to choose in a multi-platform image (default: the host's)
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+    /// Mount the rootfs as an overlay of layers kept in a layer store
+    #[arg(long)]
+    pub overlay: bool,
+    /// Layer store for --overlay
+    #[arg(long, default_value = "/var/lib/husk/layers", value_name = "DIR")]
+    pub layer_store: PathBuf,
+    /// Give the process a terminal
+    #[arg(long)]
+    pub tty: bool,
+    /// Network: none (a new network namespace) or host
+    #[arg(long, default_value = "none", value_name = "MODE", value_parser = ["none", "host"])]
+    pub net: String,
+    /// Mount the rootfs read-only
+    #[arg(long)]
+    pub read_only: bool,
+    /// Bind-mount a host path: SRC:DST[:ro] (repeatable)
+    #[arg(long = "mount", value_name = "SRC:DST[:ro]")]
+    pub mounts: Vec<String>,
+    /// OCI image layout directory, OCI archive, or docker save archive
+    #[arg(required = true)]
+    pub image: Option<PathBuf>,
+    /// Bundle directory to create
+    #[arg(required = true)]
+    pub bundle: Option<PathBuf>,
+    /// Arguments replacing the image's Cmd (after --)
+    #[arg(last = true, value_name = "ARGS")]
+    pub args: Vec<String>,
+}
+
+/// `husk network attach|detach|rm|ls|inspect`: husk's bridge network
+/// helper (not in runc), see man/husk-network.8.
+#[derive(Args, Debug)]
+pub struct NetworkArgs {
+    #[command(subcommand)]
+    pub action: NetworkAction,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NetworkAction {
+    /// Connect a container to a bridge; without an id, read the OCI state
+    /// on stdin (a createRuntime hook)
+    Attach(NetworkAttachArgs),
+    /// Disconnect a container; without an id, read the OCI state on stdin
+    /// (a poststop hook)
+    Detach(NetworkDetachArgs),
+    /// Remove a bridge network: its bridge, rules and allocation store
+    Rm(NetworkRmArgs),
+    /// List the bridge networks
+    Ls(NetworkLsArgs),
+    /// Print the allocation store of a bridge network as JSON
+    Inspect(NetworkBridgeArg),
+}
+
+#[derive(Args, Debug)]
+pub struct NetworkAttachArgs {
+    /// Bridge to attach to, created if missing (at most 15 characters)
+    #[arg(long, default_value = "husk0", value_name = "NAME")]
+    pub bridge: String,
+    /// Subnet of a new bridge (default: 10.88.0.0/16, or the next /16 up to 10.99 that is free)
+    #[arg(long, value_name = "CIDR")]
+    pub subnet: Option<String>,
+    /// The container's address (default: the next free one)
+    #[arg(long, value_name = "ADDRESS")]
+    pub ip: Option<String>,
+    /// Masquerade the container's traffic to other networks
+    #[arg(long)]
+    pub masquerade: bool,
+    /// Publish a container port on the host: HOSTPORT:CONTAINERPORT[/tcp|udp] (repeatable)
+    #[arg(short = 'p', long, value_name = "HOST:CONTAINER[/PROTO]")]
+    pub publish: Vec<String>,
+    /// Name for /etc/hostname and /etc/hosts (default: config.json's hostname, else the id)
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+    /// Nameserver for /etc/resolv.conf (repeatable; default: the host's, minus loopback ones)
+    #[arg(long, value_name = "ADDRESS")]
+    pub dns: Vec<String>,
+    /// Do not write /etc/hosts, /etc/hostname and /etc/resolv.conf
+    #[arg(long)]
+    pub no_etc: bool,
+    /// The container's bundle (default: from its state)
+    #[arg(short = 'b', long, value_name = "DIR")]
+    pub bundle: Option<PathBuf>,
+    /// Use the network namespace of this process (default: the container's init)
+    #[arg(long, value_name = "PID", conflicts_with = "netns")]
+    pub pid: Option<i32>,
+    /// Use this network namespace file (e.g. /run/netns/NAME)
+    #[arg(long, value_name = "PATH")]
+    pub netns: Option<PathBuf>,
+    /// The nft program (default: nft from PATH, /usr/sbin or /sbin)
+    #[arg(long, value_name = "PATH")]
+    pub nft: Option<PathBuf>,
+    /// Container id; without it, the OCI state JSON is read from stdin
+    pub id: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct NetworkDetachArgs {
+    /// Only detach from this bridge (default: from any)
+    #[arg(long, value_name = "NAME")]
+    pub bridge: Option<String>,
+    /// The nft program (default: nft from PATH, /usr/sbin or /sbin)
+    #[arg(long, value_name = "PATH")]
+    pub nft: Option<PathBuf>,
+    /// Container id; without it, the OCI state JSON is read from stdin
+    pub id: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct NetworkRmArgs {
+    /// Detach the bridge's containers first, instead of refusing
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// The nft program (default: nft from PATH, /usr/sbin or /sbin)
+    #[arg(long, value_name = "PATH")]
+    pub nft: Option<PathBuf>,
+    pub bridge: String,
+}
+
+#[derive(Args, Debug)]
+pub struct NetworkLsArgs {
+    /// Output format: table or json
+    #[arg(short = 'f', long, default_value = "table")]
+    pub format: String,
+}
+
+#[derive(Args, Debug)]
+pub struct NetworkBridgeArg {
+    pub bridge: String,
 }
 
 /// Rewrite Go-style single-dash long flags (`-bundle x`, `-no-subreaper`) to

@@ -11,8 +11,10 @@ pub mod cli;
 pub mod commands;
 pub mod container;
 pub mod error;
+pub mod image;
 pub mod linux;
 pub mod logging;
+pub mod network;
 pub mod process;
 pub mod spec;
 

@@ -1,14 +1,25 @@
 //! cgroup manager for v1 (including this host's hybrid layout) and v2.
 //!
 //! The interface is small, as crun's: `apply(pid)`, `set(resources)`,
-//! `freeze`, `pids`, `destroy`. Paths are plain cgroupfs writes: no D-Bus,
-//! no threads.
+//! `update`, `freeze`, `pids`, `stats`, `destroy`. Paths are plain cgroupfs
+//! writes: no D-Bus, no threads.
+//!
+//! Files: `v1.rs`/`v2.rs` write the resources, `devices.rs` + `ebpf.rs`
+//! the device rules (v2: an eBPF program), `stats.rs` + `collect.rs` the
+//! statistics of `events`, `notify.rs` the OOM events, `sys.rs` the raw
+//! syscalls (bpf, eventfd).
 
+mod collect;
+pub mod devices;
+mod ebpf;
+pub mod notify;
+pub mod stats;
+mod sys;
 pub mod v1;
 pub mod v2;
 
 use anyhow::{bail, Context, Result};
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{LinuxBlockIo, LinuxMemory, LinuxRdma, LinuxResources};
 use std::path::{Path, PathBuf};
 
 pub const ROOT: &str = "/sys/fs/cgroup";
@@ -30,6 +41,8 @@ pub enum Layout {
     },
 }
 
+// The statfs type is i64 on x86_64 but narrower elsewhere.
+#[allow(clippy::unnecessary_cast)]
 fn fs_magic(p: &Path) -> Option<i64> {
     nix::sys::statfs::statfs(p)
         .ok()
@@ -237,9 +250,13 @@ impl Cgroup {
         Ok(self.layout.as_ref().expect("set above"))
     }
 
+    fn rel(&self) -> String {
+        self.path.trim_start_matches('/').to_string()
+    }
+
     /// Every directory of this cgroup, one per hierarchy.
     pub fn dirs(&mut self) -> Result<Vec<PathBuf>> {
-        let rel = self.path.trim_start_matches('/').to_string();
+        let rel = self.rel();
         Ok(match self.layout()? {
             Layout::V2 { mount } => vec![mount.join(&rel)],
             Layout::V1 {
@@ -252,6 +269,15 @@ impl Cgroup {
                 }
                 v
             }
+        })
+    }
+
+    /// The directory of one v1 controller, or the v2 directory.
+    pub fn dir_of(&mut self, controller: &str) -> Result<Option<PathBuf>> {
+        let rel = self.rel();
+        Ok(match self.layout()? {
+            Layout::V2 { mount } => Some(mount.join(&rel)),
+            l @ Layout::V1 { .. } => l.v1_mount(controller).map(|m| m.join(&rel)),
         })
     }
 
@@ -286,62 +312,107 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Write the container's resource limits.
+    /// Write the container's resource limits (create): every resource,
+    /// devices included. Everything is checked before the first write.
     pub fn set(&mut self, res: &LinuxResources) -> Result<()> {
+        self.set_inner(res, false)
+    }
+
+    /// Change the limits of a running container (`husk update`): as `set`,
+    /// but the device rules are left alone, as runc's update does. Values
+    /// that are 0 or absent leave their file as it is.
+    pub fn update(&mut self, res: &LinuxResources) -> Result<()> {
+        self.set_inner(res, true)
+    }
+
+    fn set_inner(&mut self, res: &LinuxResources, skip_devices: bool) -> Result<()> {
+        if self.path.is_empty() {
+            return Ok(());
+        }
         let rel = self.path.clone();
         match self.layout()?.clone() {
-            Layout::V2 { mount } => v2::set(&mount.join(rel.trim_start_matches('/')), res),
-            layout @ Layout::V1 { .. } => v1::set(&layout, &rel, res),
+            Layout::V2 { mount } => {
+                v2::set(&mount.join(rel.trim_start_matches('/')), res, skip_devices)
+            }
+            layout @ Layout::V1 { .. } => v1::set(&layout, &rel, res, skip_devices),
         }
     }
 
+    /// Whether the container's cgroup is frozen (paused).
     pub fn is_frozen(&self) -> bool {
         if self.path.is_empty() {
             return false;
         }
-        let rel = self.path.trim_start_matches('/');
-        let v1 = Path::new(ROOT)
-            .join("freezer")
-            .join(rel)
-            .join("freezer.state");
-        match std::fs::read_to_string(&v1) {
-            Ok(s) => s.trim() != "THAWED",
-            Err(_) => std::fs::read_to_string(Path::new(ROOT).join(rel).join("cgroup.freeze"))
-                .map(|s| s.trim() == "1")
-                .unwrap_or(false),
+        let rel = self.rel();
+        let root = Path::new(ROOT);
+        let layout = match &self.layout {
+            Some(l) => l.clone(),
+            None => match Layout::detect() {
+                Ok(l) => l,
+                Err(_) => return false,
+            },
+        };
+        match layout {
+            Layout::V2 { mount } => v2::is_frozen(&mount.join(&rel)),
+            l @ Layout::V1 { .. } => l
+                .v1_mount("freezer")
+                .and_then(|m| v1::is_frozen(&m.join(&rel)))
+                .or_else(|| v2::is_frozen(&root.join("unified").join(&rel))),
         }
+        .unwrap_or(false)
     }
 
     /// Freeze (pause) or thaw (resume) every process of the cgroup, and wait
     /// until the kernel says it is done.
     pub fn freeze(&mut self, frozen: bool) -> Result<()> {
-        let rel = self.path.trim_start_matches('/').to_string();
+        let rel = self.rel();
         match self.layout()?.clone() {
             Layout::V2 { mount } => v2::freeze(&mount.join(&rel), frozen),
             layout @ Layout::V1 { .. } => {
-                let m = layout
-                    .v1_mount("freezer")
-                    .context("cgroups: the freezer controller is not mounted")?;
+                let m = layout.v1_mount("freezer").context(
+                    "cgroups: cannot toggle the freezer: the freezer controller is not mounted",
+                )?;
                 v1::freeze(&m.join(&rel), frozen)
             }
         }
     }
 
-    /// Pids of every process in the cgroup.
+    /// Pids of every process in the cgroup and its sub-cgroups (runc's
+    /// GetAllPids: `exec --cgroup` may have put some below).
     pub fn pids(&mut self) -> Result<Vec<i32>> {
-        let rel = self.path.trim_start_matches('/').to_string();
         let dir = match self.layout()? {
-            Layout::V2 { mount } => mount.join(&rel),
-            l @ Layout::V1 { .. } => l
-                .v1_mount("pids")
-                .or_else(|| l.v1_mount("freezer"))
-                .or_else(|| l.v1_mount("memory"))
-                .context("cgroups: no v1 hierarchy to list pids from")?
-                .join(&rel),
-        };
-        let f = dir.join("cgroup.procs");
-        let s = std::fs::read_to_string(&f).with_context(|| format!("read {}", f.display()))?;
-        Ok(s.lines().filter_map(|l| l.trim().parse().ok()).collect())
+            Layout::V2 { .. } => self.dir_of("")?,
+            Layout::V1 { .. } => ["pids", "devices", "freezer", "memory", "cpu"]
+                .iter()
+                .find_map(|c| self.dir_of(c).ok().flatten()),
+        }
+        .context("cgroups: no hierarchy to list the container's processes from")?;
+        let mut pids = Vec::new();
+        collect_pids(&dir, &mut pids)?;
+        Ok(pids)
+    }
+
+    /// Resource statistics (`husk events`).
+    pub fn stats(&mut self) -> Result<stats::Stats> {
+        let rel = self.rel();
+        match self.layout()?.clone() {
+            Layout::V2 { mount } => collect::v2(&mount.join(&rel)),
+            layout @ Layout::V1 { .. } => collect::v1(&layout, &rel),
+        }
+    }
+
+    /// A watcher of the cgroup's OOM events (`husk events`).
+    pub fn oom_watcher(&mut self) -> Result<notify::OomWatcher> {
+        let rel = self.rel();
+        match self.layout()?.clone() {
+            Layout::V2 { mount } => notify::OomWatcher::v2(&mount.join(&rel)),
+            layout @ Layout::V1 { .. } => {
+                let m = layout.v1_mount("memory").context(
+                    "cgroups: cannot watch for OOM events: the memory controller is not mounted",
+                )?;
+                notify::OomWatcher::v1(&m.join(&rel))
+            }
+        }
     }
 
     /// Remove the cgroup from every hierarchy. Processes must be gone; a
@@ -364,6 +435,21 @@ impl Cgroup {
             None => Ok(()),
         }
     }
+}
+
+fn collect_pids(dir: &Path, out: &mut Vec<i32>) -> Result<()> {
+    let f = dir.join("cgroup.procs");
+    let s = std::fs::read_to_string(&f).with_context(|| format!("read {}", f.display()))?;
+    out.extend(s.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                // A sub-cgroup removed meanwhile is not an error.
+                let _ = collect_pids(&e.path(), out);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// rmdir a cgroup directory and any sub-cgroups, retrying while the kernel
@@ -389,6 +475,102 @@ fn remove_tree(dir: &Path) -> Result<()> {
         }
     }
     bail!("remove cgroup {}: still busy", dir.display())
+}
+
+// ---------------------------------------------------------------------------
+// Helpers shared by v1 and v2
+
+/// Write one cgroup file; the error names the value and the path.
+pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
+    let p = dir.join(file);
+    std::fs::write(&p, value).with_context(|| format!("write {value:?} to {}", p.display()))
+}
+
+pub(crate) fn read_string(dir: &Path, file: &str) -> Result<String> {
+    let p = dir.join(file);
+    std::fs::read_to_string(&p).with_context(|| format!("read {}", p.display()))
+}
+
+/// swappiness is 0..=100; u64::MAX is the spec's -1, "leave it".
+fn check_swappiness(m: &LinuxMemory) -> Result<()> {
+    match m.swappiness() {
+        Some(s) if s > 100 && s != u64::MAX => bail!(
+            "linux.resources.memory.swappiness: invalid memory swappiness value: {s} (valid range is 0-100)"
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Every hugepageLimits size must be one the kernel has.
+fn check_hugepages(res: &LinuxResources) -> Result<()> {
+    let Some(limits) = res.hugepage_limits() else {
+        return Ok(());
+    };
+    let sizes = stats::hugepage_sizes();
+    for h in limits {
+        if !sizes.iter().any(|s| s == h.page_size()) {
+            bail!(
+                "linux.resources.hugepageLimits: page size {:?} is not supported by the kernel (it has: {})",
+                h.page_size(),
+                sizes.join(", ")
+            );
+        }
+        if h.limit() < 0 {
+            bail!(
+                "linux.resources.hugepageLimits[{}]: invalid limit {}",
+                h.page_size(),
+                h.limit()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// memory.checkBeforeUpdate: refuse a limit at or below the current usage
+/// instead of letting the kernel reclaim or OOM-kill (runc 1.2).
+fn check_before_update(m: &LinuxMemory, usage: impl FnOnce() -> Option<u64>) -> Result<()> {
+    if m.check_before_update() != Some(true) {
+        return Ok(());
+    }
+    let limit = m.limit().unwrap_or(0);
+    let swap = m.swap().unwrap_or(0);
+    if limit <= 0 && swap <= 0 {
+        return Ok(());
+    }
+    // Best effort, as runc: no usage to compare with, nothing to refuse.
+    let Some(usage) = usage() else {
+        return Ok(());
+    };
+    if swap > 0 && swap as u64 <= usage {
+        bail!("linux.resources.memory.checkBeforeUpdate: rejecting memory+swap limit {swap} <= usage {usage}");
+    }
+    if limit > 0 && limit as u64 <= usage {
+        bail!("linux.resources.memory.checkBeforeUpdate: rejecting memory limit {limit} <= usage {usage}");
+    }
+    Ok(())
+}
+
+fn blkio_is_set(b: &LinuxBlockIo) -> bool {
+    let some = |v: &Option<Vec<_>>| v.as_ref().is_some_and(|v: &Vec<_>| !v.is_empty());
+    b.weight().unwrap_or(0) != 0
+        || b.leaf_weight().unwrap_or(0) != 0
+        || b.weight_device().as_ref().is_some_and(|v| !v.is_empty())
+        || some(b.throttle_read_bps_device())
+        || some(b.throttle_write_bps_device())
+        || some(b.throttle_read_iops_device())
+        || some(b.throttle_write_iops_device())
+}
+
+/// An rdma.max line: "DEVICE hca_handle=N hca_object=M".
+fn rdma_line(dev: &str, lim: &LinuxRdma) -> String {
+    let mut s = dev.to_string();
+    if let Some(h) = lim.hca_handles() {
+        s.push_str(&format!(" hca_handle={h}"));
+    }
+    if let Some(o) = lim.hca_objects() {
+        s.push_str(&format!(" hca_object={o}"));
+    }
+    s
 }
 
 #[cfg(test)]

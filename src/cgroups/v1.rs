@@ -1,14 +1,13 @@
 //! cgroup v1 hierarchies: one directory per controller.
+//!
+//! Which file each resource goes to, and the special cases (memory+swap
+//! ordering, cpu period/quota retries, zero meaning "leave as is"), follow
+//! runc's `libcontainer/cgroups/fs`.
 
-use super::Layout;
+use super::{devices, read_string, write, Layout};
 use anyhow::{bail, Context, Result};
-use oci_spec::runtime::LinuxResources;
-use std::path::Path;
-
-pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
-    let p = dir.join(file);
-    std::fs::write(&p, value).with_context(|| format!("write {value:?} to {}", p.display()))
-}
+use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources};
+use std::path::{Path, PathBuf};
 
 /// mkdir -p the cgroup; for cpuset, copy cpus/mems down from the parents,
 /// because a new cpuset cgroup starts empty and refuses tasks.
@@ -31,8 +30,7 @@ pub fn create(ctrls: &[String], mount: &Path, rel: &str) -> Result<()> {
         for f in ["cpuset.cpus", "cpuset.mems"] {
             let mine = std::fs::read_to_string(cur.join(f)).unwrap_or_default();
             if mine.trim().is_empty() {
-                let theirs =
-                    std::fs::read_to_string(parent.join(f)).with_context(|| format!("read {f}"))?;
+                let theirs = read_string(&parent, f)?;
                 write(&cur, f, theirs.trim())?;
             }
         }
@@ -40,88 +38,470 @@ pub fn create(ctrls: &[String], mount: &Path, rel: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn set(layout: &Layout, rel: &str, res: &LinuxResources) -> Result<()> {
-    let rel = rel.trim_start_matches('/');
-    let dir = |ctrl: &str| -> Result<std::path::PathBuf> {
-        Ok(layout
-            .v1_mount(ctrl)
-            .with_context(|| format!("cgroups: the {ctrl} controller is not mounted"))?
-            .join(rel))
-    };
-    if let Some(mem) = res.memory() {
-        let d = dir("memory")?;
-        if let Some(l) = mem.limit() {
-            write(&d, "memory.limit_in_bytes", &l.to_string())?;
-        }
-        if let Some(r) = mem.reservation() {
-            write(&d, "memory.soft_limit_in_bytes", &r.to_string())?;
-        }
-        if let Some(s) = mem.swap() {
-            write(&d, "memory.memsw.limit_in_bytes", &s.to_string())?;
-        }
+/// The cgroup's directories in the v1 hierarchies (and the cgroup2 mount of
+/// a hybrid host, for hugetlb when it has no v1 hierarchy).
+struct Dirs<'a> {
+    layout: &'a Layout,
+    rel: &'a str,
+}
+
+impl Dirs<'_> {
+    fn get(&self, ctrl: &str) -> Option<PathBuf> {
+        self.layout.v1_mount(ctrl).map(|m| m.join(self.rel))
     }
-    if let Some(pids) = res.pids() {
-        let limit = pids.limit();
-        let v = if limit <= 0 {
-            "max".to_string()
-        } else {
-            limit.to_string()
+
+    /// The directory of `ctrl`, or an error naming the field that needs it.
+    fn need(&self, ctrl: &str, field: &str) -> Result<PathBuf> {
+        self.get(ctrl).with_context(|| {
+            format!("linux.resources.{field}: the {ctrl} cgroup controller is not mounted")
+        })
+    }
+
+    /// Hybrid hosts may have hugetlb on the cgroup2 mount only.
+    fn unified_with(&self, ctrl: &str) -> Option<(PathBuf, PathBuf)> {
+        let Layout::V1 {
+            unified: Some(u), ..
+        } = self.layout
+        else {
+            return None;
         };
-        write(&dir("pids")?, "pids.max", &v)?;
+        let ctrls = std::fs::read_to_string(u.join("cgroup.controllers")).ok()?;
+        ctrls
+            .split_whitespace()
+            .any(|c| c == ctrl)
+            .then(|| (u.clone(), u.join(self.rel)))
     }
-    if let Some(cpu) = res.cpu() {
-        let d = dir("cpu")?;
-        if let Some(s) = cpu.shares() {
-            write(&d, "cpu.shares", &s.to_string())?;
-        }
-        if let Some(p) = cpu.period() {
-            write(&d, "cpu.cfs_period_us", &p.to_string())?;
-        }
-        if let Some(q) = cpu.quota() {
-            write(&d, "cpu.cfs_quota_us", &q.to_string())?;
-        }
-        let cs = dir("cpuset")?;
-        if let Some(c) = cpu.cpus() {
-            write(&cs, "cpuset.cpus", c)?;
-        }
-        if let Some(m) = cpu.mems() {
-            write(&cs, "cpuset.mems", m)?;
+}
+
+/// Check everything that can be checked before writing anything, so that a
+/// bad value leaves the cgroup untouched.
+fn validate(d: &Dirs, res: &LinuxResources, skip_devices: bool) -> Result<()> {
+    if res.unified().as_ref().is_some_and(|u| !u.is_empty()) {
+        bail!("linux.resources.unified: invalid configuration: cannot use unified on cgroup v1");
+    }
+    if let Some(m) = res.memory() {
+        super::check_swappiness(m)?;
+        let set = [
+            m.limit(),
+            m.reservation(),
+            m.swap(),
+            m.kernel(),
+            m.kernel_tcp(),
+        ]
+        .iter()
+        .any(|v| v.unwrap_or(0) != 0)
+            || m.disable_oom_killer() == Some(true)
+            || m.swappiness().is_some_and(|s| s != u64::MAX);
+        if set {
+            d.need("memory", "memory")?;
         }
     }
-    if let Some(devs) = res.devices() {
-        let d = dir("devices")?;
-        for rule in devs.iter().chain(super::default_device_rules().iter()) {
-            let file = if rule.allow() {
-                "devices.allow"
-            } else {
-                "devices.deny"
-            };
-            write(&d, file, &rule.to_string())?;
+    if let Some(c) = res.cpu() {
+        let set = c.shares().unwrap_or(0) != 0
+            || c.quota().unwrap_or(0) != 0
+            || c.period().unwrap_or(0) != 0
+            || c.realtime_period().unwrap_or(0) != 0
+            || c.realtime_runtime().unwrap_or(0) != 0
+            || c.burst().is_some()
+            || c.idle().is_some();
+        if set {
+            d.need("cpu", "cpu")?;
+        }
+        if c.cpus().as_deref().is_some_and(|s| !s.is_empty())
+            || c.mems().as_deref().is_some_and(|s| !s.is_empty())
+        {
+            d.need("cpuset", "cpu.cpus/mems")?;
         }
     }
-    if res.block_io().is_some()
-        || res.hugepage_limits().is_some()
-        || res.network().is_some()
-        || res.rdma().is_some()
+    if res.pids().is_some_and(|p| p.limit() != 0) {
+        d.need("pids", "pids")?;
+    }
+    if let Some(b) = res.block_io() {
+        if super::blkio_is_set(b) {
+            d.need("blkio", "blockIO")?;
+        }
+    }
+    super::check_hugepages(res)?;
+    if res
+        .hugepage_limits()
+        .as_ref()
+        .is_some_and(|h| !h.is_empty())
+        && d.get("hugetlb").is_none()
+        && d.unified_with("hugetlb").is_none()
     {
-        bail!("linux.resources: blockIO, hugepageLimits, network and rdma are not supported by husk yet");
+        d.need("hugetlb", "hugepageLimits")?;
+    }
+    if let Some(n) = res.network() {
+        if n.class_id().unwrap_or(0) != 0 {
+            d.need("net_cls", "network.classID")?;
+        }
+        if n.priorities().as_ref().is_some_and(|p| !p.is_empty()) {
+            d.need("net_prio", "network.priorities")?;
+        }
+    }
+    if res.rdma().as_ref().is_some_and(|r| !r.is_empty()) {
+        d.need("rdma", "rdma")?;
+    }
+    if !skip_devices {
+        // runc: "the non-presence of the devices subsystem is considered
+        // fatal for security reasons".
+        d.need("devices", "devices")?;
+        devices::rules(res.devices().as_ref())?;
     }
     Ok(())
 }
 
-pub fn freeze(dir: &Path, frozen: bool) -> Result<()> {
-    let want = if frozen { "FROZEN" } else { "THAWED" };
-    for i in 0..1000 {
-        write(dir, "freezer.state", want)?;
-        let now = std::fs::read_to_string(dir.join("freezer.state")).unwrap_or_default();
-        if now.trim() == want {
-            return Ok(());
+pub fn set(layout: &Layout, rel: &str, res: &LinuxResources, skip_devices: bool) -> Result<()> {
+    let d = Dirs {
+        layout,
+        rel: rel.trim_start_matches('/'),
+    };
+    validate(&d, res, skip_devices)?;
+    if let Some(c) = res.cpu() {
+        if let Some(dir) = d.get("cpuset") {
+            if let Some(v) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
+                write(&dir, "cpuset.cpus", v).context("linux.resources.cpu.cpus")?;
+            }
+            if let Some(v) = c.mems().as_deref().filter(|s| !s.is_empty()) {
+                write(&dir, "cpuset.mems", v).context("linux.resources.cpu.mems")?;
+            }
         }
-        std::thread::sleep(std::time::Duration::from_micros(if i < 10 {
-            100
-        } else {
-            1000
-        }));
     }
-    bail!("freezer: {} did not become {want}", dir.display())
+    if !skip_devices {
+        let dir = d.need("devices", "devices")?;
+        for rule in devices::rules(res.devices().as_ref())? {
+            let file = if rule.allow {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            };
+            write(&dir, file, &rule.v1_line()).context("linux.resources.devices")?;
+        }
+    }
+    if let (Some(m), Some(dir)) = (res.memory(), d.get("memory")) {
+        set_memory(&dir, m)?;
+    }
+    if let (Some(c), Some(dir)) = (res.cpu(), d.get("cpu")) {
+        set_cpu(&dir, c)?;
+    }
+    if let (Some(p), Some(dir)) = (res.pids(), d.get("pids")) {
+        if p.limit() != 0 {
+            let v = if p.limit() > 0 {
+                p.limit().to_string()
+            } else {
+                "max".into()
+            };
+            write(&dir, "pids.max", &v).context("linux.resources.pids.limit")?;
+        }
+    }
+    if let (Some(b), Some(dir)) = (res.block_io(), d.get("blkio")) {
+        set_blkio(&dir, b)?;
+    }
+    for h in res.hugepage_limits().iter().flatten() {
+        let size = h.page_size();
+        let field = || format!("linux.resources.hugepageLimits[{size}]");
+        match d.get("hugetlb") {
+            Some(dir) => write(
+                &dir,
+                &format!("hugetlb.{size}.limit_in_bytes"),
+                &h.limit().to_string(),
+            )
+            .with_context(field)?,
+            None => {
+                let (mount, dir) = d.unified_with("hugetlb").with_context(field)?;
+                super::v2::enable_controller(&mount, d.rel, "hugetlb").with_context(field)?;
+                write(&dir, &format!("hugetlb.{size}.max"), &h.limit().to_string())
+                    .with_context(field)?;
+            }
+        }
+    }
+    if let Some(n) = res.network() {
+        if let Some(id) = n.class_id().filter(|&id| id != 0) {
+            let dir = d.need("net_cls", "network.classID")?;
+            write(&dir, "net_cls.classid", &id.to_string())
+                .context("linux.resources.network.classID")?;
+        }
+        for p in n.priorities().iter().flatten() {
+            let dir = d.need("net_prio", "network.priorities")?;
+            write(
+                &dir,
+                "net_prio.ifpriomap",
+                &format!("{} {}", p.name(), p.priority()),
+            )
+            .context("linux.resources.network.priorities")?;
+        }
+    }
+    if let Some(r) = res.rdma() {
+        for (dev, lim) in r {
+            let dir = d.need("rdma", "rdma")?;
+            write(&dir, "rdma.max", &super::rdma_line(dev, lim))
+                .with_context(|| format!("linux.resources.rdma[{dev}]"))?;
+        }
+    }
+    Ok(())
+}
+
+fn is_errno(e: &anyhow::Error, errno: i32) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| io.raw_os_error() == Some(errno))
+}
+
+/// memory.limit_in_bytes, with runc's message when the kernel refuses a
+/// limit below the current usage.
+fn set_limit(dir: &Path, v: i64) -> Result<()> {
+    if v == 0 {
+        return Ok(());
+    }
+    match write(dir, "memory.limit_in_bytes", &v.to_string()) {
+        Err(e) if is_errno(&e, libc::EBUSY) => {
+            let usage = super::stats::read_u64(dir, "memory.usage_in_bytes")?;
+            let peak = super::stats::read_u64(dir, "memory.max_usage_in_bytes")?;
+            bail!("linux.resources.memory.limit: unable to set memory limit to {v} (current usage: {usage}, peak usage: {peak})")
+        }
+        r => r.context("linux.resources.memory.limit"),
+    }
+}
+
+fn set_swap(dir: &Path, v: i64) -> Result<()> {
+    if v == 0 {
+        return Ok(());
+    }
+    if !dir.join("memory.memsw.limit_in_bytes").exists() {
+        bail!("linux.resources.memory.swap: memory.memsw.limit_in_bytes does not exist (swap accounting is disabled)");
+    }
+    write(dir, "memory.memsw.limit_in_bytes", &v.to_string()).context("linux.resources.memory.swap")
+}
+
+fn set_memory(dir: &Path, m: &LinuxMemory) -> Result<()> {
+    let limit = m.limit().unwrap_or(0);
+    let mut swap = m.swap().unwrap_or(0);
+    super::check_before_update(m, || {
+        super::stats::read_u64(dir, "memory.usage_in_bytes").ok()
+    })?;
+    // Unlimited memory without a swap value means unlimited swap too.
+    if limit == -1 && swap == 0 && dir.join("memory.memsw.limit_in_bytes").exists() {
+        swap = -1;
+    }
+    // memsw must stay >= the memory limit at every step: raise swap first
+    // when the new swap is above the current limit, else the limit first.
+    let swap_first = limit != 0 && swap != 0 && {
+        let cur = super::stats::read_u64(dir, "memory.limit_in_bytes")?;
+        swap == -1 || cur < swap as u64
+    };
+    if swap_first {
+        set_swap(dir, swap)?;
+        set_limit(dir, limit)?;
+    } else {
+        set_limit(dir, limit)?;
+        set_swap(dir, swap)?;
+    }
+    if let Some(r) = m.reservation().filter(|&r| r != 0) {
+        write(dir, "memory.soft_limit_in_bytes", &r.to_string())
+            .context("linux.resources.memory.reservation")?;
+    }
+    // Kernel memory: written where the kernel still has the files (runc
+    // 1.1 ignores both; Linux ignores kmem limits since 5.16 but still
+    // enforces the TCP one).
+    for (v, file, field) in [
+        (m.kernel(), "memory.kmem.limit_in_bytes", "kernel"),
+        (
+            m.kernel_tcp(),
+            "memory.kmem.tcp.limit_in_bytes",
+            "kernelTCP",
+        ),
+    ] {
+        if let Some(v) = v.filter(|&v| v != 0) {
+            if dir.join(file).exists() {
+                match write(dir, file, &v.to_string()) {
+                    Err(e) if is_errno(&e, libc::EOPNOTSUPP) => {}
+                    r => r.with_context(|| format!("linux.resources.memory.{field}"))?,
+                }
+            }
+        }
+    }
+    if m.disable_oom_killer() == Some(true) {
+        write(dir, "memory.oom_control", "1").context("linux.resources.memory.disableOOMKiller")?;
+    }
+    if let Some(s) = m.swappiness().filter(|&s| s != u64::MAX) {
+        write(dir, "memory.swappiness", &s.to_string())
+            .context("linux.resources.memory.swappiness")?;
+    }
+    Ok(())
+}
+
+fn set_cpu(dir: &Path, c: &LinuxCpu) -> Result<()> {
+    if let Some(shares) = c.shares().filter(|&s| s != 0) {
+        write(dir, "cpu.shares", &shares.to_string()).context("linux.resources.cpu.shares")?;
+        // The kernel clamps silently: say so, as runc does.
+        let got = super::stats::read_u64(dir, "cpu.shares")?;
+        if shares > got {
+            bail!("linux.resources.cpu.shares: the maximum allowed cpu-shares is {got}");
+        } else if shares < got {
+            bail!("linux.resources.cpu.shares: the minimum allowed cpu-shares is {got}");
+        }
+    }
+    let quota = c.quota().unwrap_or(0);
+    // A period or burst the kernel refuses with EINVAL (the old quota does
+    // not fit the new one) is retried after the quota is written.
+    let mut period_retry = None;
+    if let Some(p) = c.period().filter(|&p| p != 0) {
+        match write(dir, "cpu.cfs_period_us", &p.to_string()) {
+            Err(e) if is_errno(&e, libc::EINVAL) && quota != 0 => period_retry = Some(p),
+            r => r.context("linux.resources.cpu.period")?,
+        }
+    }
+    let mut burst_retry = None;
+    if let Some(b) = c.burst() {
+        match write(dir, "cpu.cfs_burst_us", &b.to_string()) {
+            // No burst knob (kernel < 5.14): ignored, as runc does.
+            Err(e) if is_errno(&e, libc::ENOENT) => {}
+            Err(e) if is_errno(&e, libc::EINVAL) && quota != 0 => burst_retry = Some(b),
+            r => r.context("linux.resources.cpu.burst")?,
+        }
+    }
+    if quota != 0 {
+        write(dir, "cpu.cfs_quota_us", &quota.to_string()).context("linux.resources.cpu.quota")?;
+        if let Some(p) = period_retry {
+            write(dir, "cpu.cfs_period_us", &p.to_string())
+                .context("linux.resources.cpu.period")?;
+        }
+        if let Some(b) = burst_retry {
+            write(dir, "cpu.cfs_burst_us", &b.to_string()).context("linux.resources.cpu.burst")?;
+        }
+    }
+    if let Some(idle) = c.idle() {
+        write(dir, "cpu.idle", &idle.to_string()).context("linux.resources.cpu.idle")?;
+    }
+    // Realtime period and runtime depend on each other the same way.
+    let runtime = c.realtime_runtime().unwrap_or(0);
+    let mut rt_retry = None;
+    if let Some(p) = c.realtime_period().filter(|&p| p != 0) {
+        match write(dir, "cpu.rt_period_us", &p.to_string()) {
+            Err(e) if is_errno(&e, libc::EINVAL) && runtime != 0 => rt_retry = Some(p),
+            r => r.context("linux.resources.cpu.realtimePeriod")?,
+        }
+    }
+    if runtime != 0 {
+        write(dir, "cpu.rt_runtime_us", &runtime.to_string())
+            .context("linux.resources.cpu.realtimeRuntime")?;
+        if let Some(p) = rt_retry {
+            write(dir, "cpu.rt_period_us", &p.to_string())
+                .context("linux.resources.cpu.realtimePeriod")?;
+        }
+    }
+    Ok(())
+}
+
+fn set_blkio(dir: &Path, b: &LinuxBlockIo) -> Result<()> {
+    // CFQ's files if the kernel has them, else BFQ's (as runc).
+    let (weight_file, weight_dev_file) = if dir.join("blkio.weight").exists() {
+        ("blkio.weight", "blkio.weight_device")
+    } else {
+        ("blkio.bfq.weight", "blkio.bfq.weight_device")
+    };
+    let need = |file: &str, field: &str| -> Result<()> {
+        if !dir.join(file).exists() {
+            bail!("linux.resources.blockIO.{field}: {file} is not supported by this kernel");
+        }
+        Ok(())
+    };
+    if let Some(w) = b.weight().filter(|&w| w != 0) {
+        need(weight_file, "weight")?;
+        write(dir, weight_file, &w.to_string()).context("linux.resources.blockIO.weight")?;
+    }
+    if let Some(w) = b.leaf_weight().filter(|&w| w != 0) {
+        need("blkio.leaf_weight", "leafWeight")?;
+        write(dir, "blkio.leaf_weight", &w.to_string())
+            .context("linux.resources.blockIO.leafWeight")?;
+    }
+    for wd in b.weight_device().iter().flatten() {
+        let dev = format!("{}:{}", wd.major(), wd.minor());
+        if let Some(w) = wd.weight().filter(|&w| w != 0) {
+            need(weight_dev_file, "weightDevice")?;
+            write(dir, weight_dev_file, &format!("{dev} {w}"))
+                .with_context(|| format!("linux.resources.blockIO.weightDevice[{dev}]"))?;
+        }
+        if let Some(w) = wd.leaf_weight().filter(|&w| w != 0) {
+            need("blkio.leaf_weight_device", "weightDevice.leafWeight")?;
+            write(dir, "blkio.leaf_weight_device", &format!("{dev} {w}"))
+                .with_context(|| format!("linux.resources.blockIO.weightDevice[{dev}]"))?;
+        }
+    }
+    for (list, file, field) in [
+        (
+            b.throttle_read_bps_device(),
+            "blkio.throttle.read_bps_device",
+            "throttleReadBpsDevice",
+        ),
+        (
+            b.throttle_write_bps_device(),
+            "blkio.throttle.write_bps_device",
+            "throttleWriteBpsDevice",
+        ),
+        (
+            b.throttle_read_iops_device(),
+            "blkio.throttle.read_iops_device",
+            "throttleReadIOPSDevice",
+        ),
+        (
+            b.throttle_write_iops_device(),
+            "blkio.throttle.write_iops_device",
+            "throttleWriteIOPSDevice",
+        ),
+    ] {
+        for t in list.iter().flatten() {
+            let dev = format!("{}:{}", t.major(), t.minor());
+            write(dir, file, &format!("{dev} {}", t.rate()))
+                .with_context(|| format!("linux.resources.blockIO.{field}[{dev}]"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Freeze or thaw, the way runc does it: the kernel may report FREEZING for
+/// a while (a task in an uninterruptible sleep), so retry, and thaw again
+/// now and then to let stuck tasks move; on failure leave it thawed.
+pub fn freeze(dir: &Path, frozen: bool) -> Result<()> {
+    if !frozen {
+        return write(dir, "freezer.state", "THAWED");
+    }
+    for i in 0..1000 {
+        if i % 50 == 49 {
+            let _ = write(dir, "freezer.state", "THAWED");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        if let Err(e) = write(dir, "freezer.state", "FROZEN") {
+            let _ = write(dir, "freezer.state", "THAWED");
+            return Err(e);
+        }
+        if i % 25 == 24 {
+            std::thread::sleep(std::time::Duration::from_micros(10));
+        }
+        match read_string(dir, "freezer.state")?.trim() {
+            "FREEZING" => continue,
+            "FROZEN" => return Ok(()),
+            s => {
+                let _ = write(dir, "freezer.state", "THAWED");
+                bail!(
+                    "freezer: unexpected state {s} while freezing {}",
+                    dir.display()
+                )
+            }
+        }
+    }
+    let _ = write(dir, "freezer.state", "THAWED");
+    bail!("freezer: unable to freeze {}", dir.display())
+}
+
+/// Whether the cgroup itself is frozen (not merely a frozen parent).
+pub fn is_frozen(dir: &Path) -> Option<bool> {
+    let state = std::fs::read_to_string(dir.join("freezer.state")).ok()?;
+    Some(match state.trim() {
+        "THAWED" => false,
+        "FROZEN" => std::fs::read_to_string(dir.join("freezer.self_freezing"))
+            .map(|s| s.trim() != "0")
+            .unwrap_or(true),
+        _ => true,
+    })
 }

@@ -1,25 +1,34 @@
 //! cgroup v2: one unified hierarchy.
+//!
+//! The v1-shaped OCI values are converted as runc's `fs2` does: cpu shares
+//! to `cpu.weight`, blkio weight to `io.bfq.weight` or `io.weight`, memory
+//! swap (memory+swap) to `memory.swap.max` (swap alone). What v2 has no
+//! file for (swappiness, disableOOMKiller, kernel memory, realtime, leaf
+//! weights, network classID/priorities) is skipped, as runc skips it.
 
+use super::{devices, ebpf, read_string, write};
 use anyhow::{bail, Context, Result};
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources};
 use std::path::Path;
 
-fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
-    let p = dir.join(file);
-    std::fs::write(&p, value).with_context(|| format!("write {value:?} to {}", p.display()))
-}
-
-/// mkdir -p the cgroup and enable every available controller in the
-/// subtree_control of each ancestor, so the leaf gets them all.
-pub fn create(mount: &Path, rel: &str) -> Result<()> {
+/// Enable `ctrls` in the subtree_control of every ancestor of `rel`.
+/// Controllers are enabled one by one so that one the kernel refuses
+/// (e.g. a threaded subtree) does not keep the others off.
+fn enable_down(mount: &Path, rel: &str, only: Option<&str>) -> Result<()> {
     let rel = rel.trim_start_matches('/');
     let mut cur = mount.to_path_buf();
     for comp in rel.split('/') {
-        let ctrls = std::fs::read_to_string(cur.join("cgroup.controllers")).unwrap_or_default();
-        let enable: Vec<String> = ctrls.split_whitespace().map(|c| format!("+{c}")).collect();
-        if !enable.is_empty() {
-            // Best effort: a controller may be refused (e.g. threaded mode).
-            let _ = std::fs::write(cur.join("cgroup.subtree_control"), enable.join(" "));
+        let avail = std::fs::read_to_string(cur.join("cgroup.controllers")).unwrap_or_default();
+        let enabled =
+            std::fs::read_to_string(cur.join("cgroup.subtree_control")).unwrap_or_default();
+        for c in avail.split_whitespace() {
+            if only.is_some_and(|o| o != c) || enabled.split_whitespace().any(|e| e == c) {
+                continue;
+            }
+            let r = write(&cur, "cgroup.subtree_control", &format!("+{c}"));
+            if only.is_some() {
+                r?;
+            }
         }
         cur.push(comp);
         match std::fs::create_dir(&cur) {
@@ -31,35 +40,312 @@ pub fn create(mount: &Path, rel: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn set(dir: &Path, res: &LinuxResources) -> Result<()> {
-    if let Some(mem) = res.memory() {
-        if let Some(l) = mem.limit() {
-            write(
-                dir,
-                "memory.max",
-                &if l < 0 { "max".into() } else { l.to_string() },
-            )?;
+/// mkdir -p the cgroup and enable every available controller in the
+/// subtree_control of each ancestor, so the leaf gets them all.
+pub fn create(mount: &Path, rel: &str) -> Result<()> {
+    enable_down(mount, rel, None)
+}
+
+/// Make `ctrl` available in the cgroup `rel` (hybrid hosts: hugetlb lives
+/// on the cgroup2 mount, where husk enables nothing by default).
+pub fn enable_controller(mount: &Path, rel: &str, ctrl: &str) -> Result<()> {
+    enable_down(mount, rel, Some(ctrl))
+        .with_context(|| format!("enable the {ctrl} controller on {}", mount.display()))
+}
+
+/// runc's conversion of cpu shares [2, 262144] to cpu.weight [1, 10000].
+pub fn shares_to_weight(shares: u64) -> u64 {
+    if shares == 0 {
+        return 0;
+    }
+    1 + (shares.saturating_sub(2) * 9999) / 262142
+}
+
+/// runc's conversion of blkio weight [10, 1000] to io.weight [1, 10000].
+pub fn blkio_to_io_weight(w: u16) -> u64 {
+    if w == 0 {
+        return 0;
+    }
+    1 + (w.saturating_sub(10) as u64) * 9999 / 990
+}
+
+/// runc's ConvertMemorySwapToCgroupV2Value: the spec's swap is memory+swap,
+/// memory.swap.max is swap alone. 0 means "leave it", -1 "max".
+pub fn swap_to_v2(swap: i64, memory: i64) -> Result<i64> {
+    if memory == -1 && swap == 0 {
+        return Ok(-1);
+    }
+    if swap == -1 || swap == 0 {
+        return Ok(swap);
+    }
+    if memory == 0 || memory == -1 {
+        bail!("linux.resources.memory.swap: unable to set swap limit without memory limit");
+    }
+    if memory < 0 {
+        bail!("linux.resources.memory.limit: invalid memory value: {memory}");
+    }
+    if swap < memory {
+        bail!("linux.resources.memory.swap: memory+swap limit should be >= memory limit");
+    }
+    Ok(swap - memory)
+}
+
+fn num(v: i64) -> String {
+    if v < 0 {
+        "max".into()
+    } else {
+        v.to_string()
+    }
+}
+
+/// The values a `set` needs from the cgroup as it is now (an update that
+/// changes only one of a pair keeps the other, as runc keeps it in its
+/// saved config).
+fn current_memory_max(dir: &Path) -> i64 {
+    match read_string(dir, "memory.max").map(|s| s.trim().to_string()) {
+        Ok(s) if s == "max" => -1,
+        Ok(s) => s.parse().unwrap_or(0),
+        Err(_) => 0,
+    }
+}
+
+fn validate(dir: &Path, res: &LinuxResources, skip_devices: bool) -> Result<()> {
+    if let Some(m) = res.memory() {
+        super::check_swappiness(m)?;
+        let limit = match m.limit().unwrap_or(0) {
+            0 => current_memory_max(dir),
+            l => l,
+        };
+        swap_to_v2(m.swap().unwrap_or(0), limit)?;
+    }
+    super::check_hugepages(res)?;
+    if let Some(u) = res.unified() {
+        for k in u.keys() {
+            if k.contains('/') || k == "." || k == ".." || k.is_empty() {
+                bail!("linux.resources.unified: {k:?} must be a file name (no slashes)");
+            }
         }
     }
-    if let Some(pids) = res.pids() {
-        let limit = pids.limit();
-        write(
-            dir,
-            "pids.max",
-            &if limit <= 0 {
-                "max".into()
-            } else {
-                limit.to_string()
-            },
-        )?;
-    }
-    if res.block_io().is_some() || res.hugepage_limits().is_some() || res.rdma().is_some() {
-        bail!("linux.resources: blockIO, hugepageLimits and rdma are not supported by husk on cgroup v2 yet");
+    if !skip_devices {
+        devices::rules(res.devices().as_ref())?;
     }
     Ok(())
 }
 
+pub fn set(dir: &Path, res: &LinuxResources, skip_devices: bool) -> Result<()> {
+    validate(dir, res, skip_devices)?;
+    if let Some(p) = res.pids() {
+        if p.limit() != 0 {
+            write(dir, "pids.max", &num(p.limit())).context("linux.resources.pids.limit")?;
+        }
+    }
+    if let Some(m) = res.memory() {
+        set_memory(dir, m)?;
+    }
+    if let Some(b) = res.block_io() {
+        set_io(dir, b)?;
+    }
+    if let Some(c) = res.cpu() {
+        set_cpu(dir, c)?;
+    }
+    if !skip_devices {
+        let mut emu = devices::Emulator::new();
+        for rule in devices::rules(res.devices().as_ref())? {
+            emu.apply(&rule);
+        }
+        // Allow-all needs no filter (runc also ignores eBPF errors then).
+        if !(emu.default_allow && emu.exceptions.is_empty()) {
+            ebpf::apply(dir, &emu).context("linux.resources.devices")?;
+        }
+    }
+    if let Some(c) = res.cpu() {
+        if let Some(v) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
+            write(dir, "cpuset.cpus", v).context("linux.resources.cpu.cpus")?;
+        }
+        if let Some(v) = c.mems().as_deref().filter(|s| !s.is_empty()) {
+            write(dir, "cpuset.mems", v).context("linux.resources.cpu.mems")?;
+        }
+    }
+    for h in res.hugepage_limits().iter().flatten() {
+        let size = h.page_size();
+        write(dir, &format!("hugetlb.{size}.max"), &h.limit().to_string())
+            .with_context(|| format!("linux.resources.hugepageLimits[{size}]"))?;
+    }
+    for (dev, lim) in res.rdma().iter().flatten() {
+        write(dir, "rdma.max", &super::rdma_line(dev, lim))
+            .with_context(|| format!("linux.resources.rdma[{dev}]"))?;
+    }
+    if let Some(u) = res.unified() {
+        set_unified(dir, u)?;
+    }
+    Ok(())
+}
+
+fn set_unified(dir: &Path, u: &std::collections::HashMap<String, String>) -> Result<()> {
+    let mut keys: Vec<&String> = u.keys().collect();
+    keys.sort();
+    for k in keys {
+        if let Err(e) = write(dir, k, &u[k]) {
+            // Say which controller is missing rather than "no such file".
+            if !dir.join(k).exists() {
+                let avail = read_string(dir, "cgroup.controllers").unwrap_or_default();
+                if let Some((c, _)) = k.split_once('.') {
+                    if c != "cgroup" && !avail.split_whitespace().any(|a| a == c) {
+                        bail!("linux.resources.unified: {k:?} can't be set: controller {c:?} not available");
+                    }
+                }
+            }
+            return Err(e).with_context(|| format!("linux.resources.unified: unable to set {k:?}"));
+        }
+    }
+    Ok(())
+}
+
+fn set_memory(dir: &Path, m: &LinuxMemory) -> Result<()> {
+    let limit = m.limit().unwrap_or(0);
+    let reservation = m.reservation().unwrap_or(0);
+    let swap = m.swap().unwrap_or(0);
+    if limit == 0 && reservation == 0 && swap == 0 {
+        return Ok(());
+    }
+    super::check_before_update(m, || super::stats::read_u64(dir, "memory.current").ok())?;
+    let base = if limit == 0 {
+        current_memory_max(dir)
+    } else {
+        limit
+    };
+    let v2swap = swap_to_v2(swap, base)?;
+    // memory and swap set to the same value: no swap at all.
+    let swap_str = match v2swap {
+        0 if swap > 0 => Some("0".to_string()),
+        0 => None,
+        v => Some(num(v)),
+    };
+    if let Some(s) = swap_str {
+        match write(dir, "memory.swap.max", &s) {
+            // No swap accounting: "no swap" and "unlimited" are both true.
+            Err(_) if !dir.join("memory.swap.max").exists() && (s == "max" || s == "0") => {}
+            r => r.context("linux.resources.memory.swap")?,
+        }
+    }
+    if limit != 0 {
+        write(dir, "memory.max", &num(limit)).context("linux.resources.memory.limit")?;
+    }
+    if reservation != 0 {
+        write(dir, "memory.low", &num(reservation))
+            .context("linux.resources.memory.reservation")?;
+    }
+    Ok(())
+}
+
+fn set_cpu(dir: &Path, c: &LinuxCpu) -> Result<()> {
+    if let Some(idle) = c.idle() {
+        write(dir, "cpu.idle", &idle.to_string()).context("linux.resources.cpu.idle")?;
+    }
+    let weight = shares_to_weight(c.shares().unwrap_or(0));
+    if weight != 0 {
+        write(dir, "cpu.weight", &weight.to_string()).context("linux.resources.cpu.shares")?;
+    }
+    let quota = c.quota().unwrap_or(0);
+    let period = c.period().unwrap_or(0);
+    let mut burst_retry = None;
+    if let Some(b) = c.burst() {
+        match write(dir, "cpu.max.burst", &b.to_string()) {
+            Err(_) if quota != 0 => burst_retry = Some(b),
+            r => r.context("linux.resources.cpu.burst")?,
+        }
+    }
+    if quota != 0 || period != 0 {
+        // "QUOTA PERIOD"; the half not given keeps its current value.
+        let cur = read_string(dir, "cpu.max").unwrap_or_default();
+        let mut it = cur.split_whitespace();
+        let (cur_q, cur_p) = (it.next().unwrap_or("max"), it.next().unwrap_or("100000"));
+        let q = match quota {
+            0 => cur_q.to_string(),
+            q if q > 0 => q.to_string(),
+            _ => "max".to_string(),
+        };
+        let p = match period {
+            0 => cur_p.to_string(),
+            p => p.to_string(),
+        };
+        write(dir, "cpu.max", &format!("{q} {p}")).context("linux.resources.cpu.quota/period")?;
+        if let Some(b) = burst_retry {
+            write(dir, "cpu.max.burst", &b.to_string()).context("linux.resources.cpu.burst")?;
+        }
+    }
+    Ok(())
+}
+
+fn set_io(dir: &Path, b: &LinuxBlockIo) -> Result<()> {
+    let bfq = dir.join("io.bfq.weight");
+    let has_bfq = bfq.exists();
+    if let Some(w) = b.weight().filter(|&w| w != 0) {
+        if has_bfq {
+            write(dir, "io.bfq.weight", &w.to_string())
+                .context("linux.resources.blockIO.weight")?;
+        } else {
+            write(dir, "io.weight", &blkio_to_io_weight(w).to_string())
+                .context("linux.resources.blockIO.weight")?;
+        }
+    }
+    // Per-device weights only exist with BFQ's "default N" syntax.
+    let bfq_devices = has_bfq
+        && read_string(dir, "io.bfq.weight")
+            .map(|s| s.trim().parse::<u64>().is_err())
+            .unwrap_or(false);
+    if bfq_devices {
+        for wd in b.weight_device().iter().flatten() {
+            if let Some(w) = wd.weight().filter(|&w| w != 0) {
+                let dev = format!("{}:{}", wd.major(), wd.minor());
+                write(dir, "io.bfq.weight", &format!("{dev} {w}"))
+                    .with_context(|| format!("linux.resources.blockIO.weightDevice[{dev}]"))?;
+            }
+        }
+    }
+    for (list, key, field) in [
+        (
+            b.throttle_read_bps_device(),
+            "rbps",
+            "throttleReadBpsDevice",
+        ),
+        (
+            b.throttle_write_bps_device(),
+            "wbps",
+            "throttleWriteBpsDevice",
+        ),
+        (
+            b.throttle_read_iops_device(),
+            "riops",
+            "throttleReadIOPSDevice",
+        ),
+        (
+            b.throttle_write_iops_device(),
+            "wiops",
+            "throttleWriteIOPSDevice",
+        ),
+    ] {
+        for t in list.iter().flatten() {
+            let dev = format!("{}:{}", t.major(), t.minor());
+            write(dir, "io.max", &format!("{dev} {key}={}", t.rate()))
+                .with_context(|| format!("linux.resources.blockIO.{field}[{dev}]"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Freeze or thaw with cgroup.freeze, then wait until cgroup.events says
+/// the kernel is done.
 pub fn freeze(dir: &Path, frozen: bool) -> Result<()> {
+    if !dir.join("cgroup.freeze").exists() {
+        if !frozen {
+            return Ok(());
+        }
+        bail!(
+            "freezer not supported: {} has no cgroup.freeze",
+            dir.display()
+        );
+    }
     write(dir, "cgroup.freeze", if frozen { "1" } else { "0" })?;
     let want = if frozen { "frozen 1" } else { "frozen 0" };
     for i in 0..1000 {
@@ -70,8 +356,40 @@ pub fn freeze(dir: &Path, frozen: bool) -> Result<()> {
         std::thread::sleep(std::time::Duration::from_micros(if i < 10 {
             100
         } else {
-            1000
+            10_000
         }));
     }
-    bail!("freezer: {} did not become {want}", dir.display())
+    if frozen {
+        let _ = write(dir, "cgroup.freeze", "0");
+    }
+    bail!(
+        "timeout waiting for {} to become {want}",
+        dir.join("cgroup.events").display()
+    )
+}
+
+pub fn is_frozen(dir: &Path) -> Option<bool> {
+    let s = std::fs::read_to_string(dir.join("cgroup.freeze")).ok()?;
+    Some(s.trim() == "1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions() {
+        assert_eq!(shares_to_weight(1024), 39);
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(262144), 10000);
+        assert_eq!(shares_to_weight(512), 20);
+        assert_eq!(blkio_to_io_weight(10), 1);
+        assert_eq!(blkio_to_io_weight(1000), 10000);
+        assert_eq!(blkio_to_io_weight(500), 4950);
+        assert_eq!(swap_to_v2(0, -1).unwrap(), -1);
+        assert_eq!(swap_to_v2(200, 100).unwrap(), 100);
+        assert_eq!(swap_to_v2(100, 100).unwrap(), 0);
+        assert!(swap_to_v2(50, 100).is_err());
+        assert!(swap_to_v2(50, 0).is_err());
+    }
 }

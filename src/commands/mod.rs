@@ -1,11 +1,13 @@
 //! One file per subcommand: glue between the CLI and the library.
 
+pub mod bundle;
 pub mod create;
 pub mod delete;
 pub mod exec;
 pub mod features;
 pub mod kill;
 pub mod list;
+pub mod network;
 pub mod pause;
 pub mod ps;
 pub mod run;
@@ -36,6 +38,8 @@ pub fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
         Command::Events(a) => update::events(root, a).map(|_| 0),
         Command::Spec(a) => spec::run(a).map(|_| 0),
         Command::Features => features::run().map(|_| 0),
+        Command::Network(a) => network::run(root, a).map(|_| 0),
+        Command::Bundle(a) => bundle::run(a).map(|_| 0),
     }
 }
 

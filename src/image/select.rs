@@ -1,0 +1,500 @@
+//! From an image source to one image: its verified config and its layers.
+//!
+//! An OCI layout is entered through `index.json`: the tag selects among its
+//! manifests (annotation `org.opencontainers.image.ref.name`), the platform
+//! among the entries of an image index or Docker manifest list. A `docker
+//! save` archive is entered through `manifest.json`, whose `RepoTags` the
+//! tag selects among. Every manifest, index and config is verified against
+//! its digest before it is parsed.
+
+use super::digest::{read_json, Digest};
+use super::source::Source;
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+const REF_NAME: &str = "org.opencontainers.image.ref.name";
+const CONTAINERD_NAME: &str = "io.containerd.image.name";
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct Descriptor {
+    #[serde(default)]
+    pub media_type: String,
+    pub digest: String,
+    pub size: u64,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    pub platform: Option<Platform>,
+}
+
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+pub struct Platform {
+    pub os: String,
+    pub architecture: String,
+    #[serde(default)]
+    pub variant: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+struct Index {
+    manifests: Vec<Descriptor>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+struct Manifest {
+    config: Descriptor,
+    #[serde(default)]
+    layers: Vec<Descriptor>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "PascalCase")]
+struct DockerEntry {
+    config: String,
+    #[serde(default)]
+    repo_tags: Option<Vec<String>>,
+    layers: Vec<String>,
+}
+
+/// The parts of an image config husk uses.
+#[derive(Deserialize, Debug, Default)]
+pub struct ImageConfig {
+    #[serde(default)]
+    pub config: Option<ContainerConfig>,
+    pub rootfs: Option<RootFs>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerConfig {
+    pub user: Option<String>,
+    pub env: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    pub working_dir: Option<String>,
+    pub labels: Option<BTreeMap<String, String>>,
+    pub stop_signal: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+pub struct RootFs {
+    #[serde(default)]
+    pub diff_ids: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+    /// `docker save` layers carry no media type: look at the first bytes.
+    Detect,
+}
+
+/// One layer, bottom first.
+#[derive(Clone, Debug)]
+pub struct Layer {
+    /// File of the layer in the source.
+    pub file: String,
+    /// Digest of the blob as stored; None for legacy `docker save` layers,
+    /// which are verified through their diff id alone.
+    pub digest: Option<Digest>,
+    /// Size of the blob as stored, when the manifest gives it.
+    pub size: Option<u64>,
+    /// Digest of the uncompressed tar (the config's `rootfs.diff_ids`).
+    pub diff_id: Digest,
+    pub compression: Compression,
+}
+
+pub struct Image {
+    pub config: ImageConfig,
+    pub layers: Vec<Layer>,
+    /// The name the image was chosen by, if any.
+    pub reference: Option<String>,
+}
+
+/// The platform husk runs on, as OCI spells it.
+pub fn host_platform() -> Platform {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        "loongarch64" => "loong64",
+        other => other,
+    };
+    Platform {
+        os: "linux".into(),
+        architecture: arch.into(),
+        variant: None,
+    }
+}
+
+/// Parses `os/arch[/variant]`.
+pub fn parse_platform(s: &str) -> Result<Platform> {
+    let parts: Vec<&str> = s.split('/').collect();
+    match parts[..] {
+        [os, arch] | [os, arch, _] if !os.is_empty() && !arch.is_empty() => Ok(Platform {
+            os: os.into(),
+            architecture: arch.into(),
+            variant: parts.get(2).map(|v| v.to_string()),
+        }),
+        _ => bail!("invalid platform {s:?}: expected OS/ARCH[/VARIANT], e.g. linux/amd64"),
+    }
+}
+
+fn platform_matches(want: &Platform, have: &Option<Platform>) -> bool {
+    let Some(have) = have else { return true };
+    have.os == want.os
+        && have.architecture == want.architecture
+        && (want.variant.is_none() || have.variant == want.variant)
+}
+
+/// Whether `name` (a ref.name annotation or a RepoTag) is what `tag` asks
+/// for: the same string, its tag part (`busybox:1.36` for `1.36`), or the
+/// repository with an implied `latest`.
+fn tag_matches(name: &str, tag: &str) -> bool {
+    if name == tag {
+        return true;
+    }
+    let (repo, t) = match name.rfind(':') {
+        Some(i) if !name[i..].contains('/') => (&name[..i], &name[i + 1..]),
+        _ => (name, "latest"),
+    };
+    t == tag
+        || (repo == tag && t == "latest")
+        || short_repo(repo) == tag
+        || format!("{}:{t}", short_repo(repo)) == tag
+}
+
+/// `docker.io/library/busybox` → `busybox`.
+fn short_repo(repo: &str) -> &str {
+    repo.strip_prefix("docker.io/library/")
+        .or_else(|| repo.strip_prefix("docker.io/"))
+        .unwrap_or(repo)
+}
+
+/// Chooses the image of `src` named by `tag` (or its only one) for
+/// `platform`.
+pub fn select(src: &Source, tag: Option<&str>, platform: &Platform) -> Result<Image> {
+    if src.has("manifest.json") {
+        docker(src, tag)
+    } else if src.has("index.json") {
+        oci(src, tag, platform)
+    } else {
+        bail!(
+            "{} is neither an OCI image layout nor a docker save archive (no index.json, no manifest.json)",
+            src.describe()
+        )
+    }
+}
+
+fn oci(src: &Source, tag: Option<&str>, platform: &Platform) -> Result<Image> {
+    let (r, size) = src.open_file("index.json")?;
+    let index: Index = read_json(r, "index.json", None, Some(size))?;
+    let name_of = |d: &Descriptor| {
+        d.annotations
+            .get(REF_NAME)
+            .or_else(|| d.annotations.get(CONTAINERD_NAME))
+            .cloned()
+    };
+    let mut cands: Vec<&Descriptor> = index.manifests.iter().collect();
+    if let Some(tag) = tag {
+        cands.retain(|d| {
+            [REF_NAME, CONTAINERD_NAME]
+                .iter()
+                .any(|k| d.annotations.get(*k).is_some_and(|n| tag_matches(n, tag)))
+        });
+        if cands.is_empty() {
+            bail!(
+                "tag {tag:?} not found in {} (tags: {})",
+                src.describe(),
+                list(index.manifests.iter().filter_map(name_of))
+            );
+        }
+    }
+    let desc = pick(src, &cands, platform, &name_of)?;
+    let reference = tag.map(String::from).or_else(|| name_of(desc));
+    let manifest = resolve_manifest(src, desc, platform, 0)?;
+    let cdesc = &manifest.config;
+    let cdigest = Digest::parse(&cdesc.digest).context("config descriptor")?;
+    let (r, _) = src.open_blob(&cdigest)?;
+    let config: ImageConfig = read_json(
+        r,
+        &format!("config {cdigest}"),
+        Some(&cdigest),
+        Some(cdesc.size),
+    )?;
+    let diff_ids = diff_ids(&config, manifest.layers.len())?;
+    let mut layers = Vec::new();
+    for (l, diff_id) in manifest.layers.iter().zip(diff_ids) {
+        let digest = Digest::parse(&l.digest).context("layer descriptor")?;
+        layers.push(Layer {
+            file: format!("blobs/sha256/{}", digest.hex()),
+            digest: Some(digest),
+            size: Some(l.size),
+            diff_id,
+            compression: layer_compression(&l.media_type)?,
+        });
+    }
+    Ok(Image {
+        config,
+        layers,
+        reference,
+    })
+}
+
+/// The one descriptor among `cands` for `platform`, or an error naming the
+/// choices.
+fn pick<'a>(
+    src: &Source,
+    cands: &[&'a Descriptor],
+    platform: &Platform,
+    name_of: &dyn Fn(&Descriptor) -> Option<String>,
+) -> Result<&'a Descriptor> {
+    let fit: Vec<&Descriptor> = cands
+        .iter()
+        .copied()
+        .filter(|d| platform_matches(platform, &d.platform))
+        .collect();
+    match fit[..] {
+        [d] => Ok(d),
+        [] if cands.is_empty() => bail!("{} holds no image", src.describe()),
+        [] => bail!(
+            "no image for platform {} in {}",
+            show_platform(platform),
+            src.describe()
+        ),
+        _ => bail!(
+            "{} holds {} images: choose one with --tag (tags: {})",
+            src.describe(),
+            fit.len(),
+            list(fit.iter().filter_map(|d| name_of(d)))
+        ),
+    }
+}
+
+fn show_platform(p: &Platform) -> String {
+    match &p.variant {
+        Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
+        None => format!("{}/{}", p.os, p.architecture),
+    }
+}
+
+fn list(names: impl Iterator<Item = String>) -> String {
+    let v: Vec<String> = names.collect();
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+const INDEX_TYPES: [&str; 2] = [
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+];
+const MANIFEST_TYPES: [&str; 2] = [
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+];
+
+/// Follows `desc` through nested indexes down to an image manifest.
+fn resolve_manifest(
+    src: &Source,
+    desc: &Descriptor,
+    platform: &Platform,
+    depth: u32,
+) -> Result<Manifest> {
+    if depth > 4 {
+        bail!("image indexes nested too deep in {}", src.describe());
+    }
+    let digest = Digest::parse(&desc.digest).context("manifest descriptor")?;
+    let what = format!("manifest {digest}");
+    let (r, _) = src.open_blob(&digest)?;
+    let value: serde_json::Value = read_json(r, &what, Some(&digest), Some(desc.size))?;
+    // The descriptor's media type, else the blob's own.
+    let mt = if desc.media_type.is_empty() {
+        value["mediaType"].as_str().unwrap_or("").to_string()
+    } else {
+        desc.media_type.clone()
+    };
+    let is_index =
+        INDEX_TYPES.contains(&mt.as_str()) || (mt.is_empty() && value.get("manifests").is_some());
+    if is_index {
+        let index: Index =
+            serde_json::from_value(value).with_context(|| format!("parse {what}"))?;
+        let cands: Vec<&Descriptor> = index.manifests.iter().collect();
+        let d = pick(src, &cands, platform, &|d| {
+            d.platform.as_ref().map(show_platform)
+        })?;
+        return resolve_manifest(src, d, platform, depth + 1);
+    }
+    if !mt.is_empty() && !MANIFEST_TYPES.contains(&mt.as_str()) {
+        bail!("{what}: unsupported media type {mt:?}");
+    }
+    let m: Manifest = serde_json::from_value(value).with_context(|| format!("parse {what}"))?;
+    Ok(m)
+}
+
+/// The decompression a layer media type calls for.
+pub fn layer_compression(media_type: &str) -> Result<Compression> {
+    let base = media_type
+        .strip_prefix("application/vnd.oci.image.layer.nondistributable.v1.tar")
+        .or_else(|| media_type.strip_prefix("application/vnd.oci.image.layer.v1.tar"));
+    Ok(match (base, media_type) {
+        (Some(""), _) => Compression::None,
+        (Some("+gzip"), _) => Compression::Gzip,
+        (Some("+zstd"), _) => Compression::Zstd,
+        (
+            _,
+            "application/vnd.docker.image.rootfs.diff.tar.gzip"
+            | "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+        ) => Compression::Gzip,
+        (_, "application/vnd.docker.image.rootfs.diff.tar") => Compression::None,
+        (_, "application/vnd.docker.image.rootfs.diff.tar.zstd") => Compression::Zstd,
+        _ => bail!("unsupported layer media type {media_type:?}"),
+    })
+}
+
+fn diff_ids(config: &ImageConfig, layers: usize) -> Result<Vec<Digest>> {
+    let ids = config
+        .rootfs
+        .as_ref()
+        .map(|r| r.diff_ids.as_slice())
+        .unwrap_or_default();
+    if ids.len() != layers {
+        bail!(
+            "image config lists {} diff_ids for {layers} layers",
+            ids.len()
+        );
+    }
+    ids.iter()
+        .map(|s| Digest::parse(s).context("config rootfs.diff_ids"))
+        .collect()
+}
+
+fn docker(src: &Source, tag: Option<&str>) -> Result<Image> {
+    let (r, size) = src.open_file("manifest.json")?;
+    let entries: Vec<DockerEntry> = read_json(r, "manifest.json", None, Some(size))?;
+    let tags_of = |e: &DockerEntry| e.repo_tags.clone().unwrap_or_default();
+    let all = || list(entries.iter().flat_map(tags_of));
+    let (entry, reference) = match tag {
+        Some(t) => {
+            let found = entries.iter().find_map(|e| {
+                tags_of(e)
+                    .into_iter()
+                    .find(|n| tag_matches(n, t))
+                    .map(|n| (e, n))
+            });
+            let Some((e, n)) = found else {
+                bail!(
+                    "tag {t:?} not found in {} (tags: {})",
+                    src.describe(),
+                    all()
+                );
+            };
+            (e, Some(n))
+        }
+        None => match &entries[..] {
+            [e] => (e, tags_of(e).into_iter().next()),
+            [] => bail!("{}: manifest.json lists no image", src.describe()),
+            _ => bail!(
+                "{} holds {} images: choose one with --tag (tags: {})",
+                src.describe(),
+                entries.len(),
+                all()
+            ),
+        },
+    };
+    // Configs are named after their digest: `<hex>.json` (docker before
+    // v25) or `blobs/sha256/<hex>`.
+    let stem = entry.config.rsplit('/').next().unwrap_or("");
+    let cdigest =
+        Digest::from_hex(stem.strip_suffix(".json").unwrap_or(stem)).with_context(|| {
+            format!(
+                "manifest.json: cannot verify config {}: its name is not a sha256 digest",
+                entry.config
+            )
+        })?;
+    let (r, size) = src.open_file(&entry.config)?;
+    let config: ImageConfig = read_json(
+        r,
+        &format!("config {}", entry.config),
+        Some(&cdigest),
+        Some(size),
+    )?;
+    let diff_ids = diff_ids(&config, entry.layers.len())?;
+    let layers = entry
+        .layers
+        .iter()
+        .zip(diff_ids)
+        .map(|(file, diff_id)| Layer {
+            digest: file
+                .strip_prefix("blobs/sha256/")
+                .and_then(Digest::from_hex),
+            file: file.clone(),
+            size: None,
+            diff_id,
+            compression: Compression::Detect,
+        })
+        .collect();
+    Ok(Image {
+        config,
+        layers,
+        reference,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags() {
+        assert!(tag_matches("latest", "latest"));
+        assert!(tag_matches("busybox:1.36", "1.36"));
+        assert!(tag_matches("busybox:1.36", "busybox:1.36"));
+        assert!(tag_matches("docker.io/library/busybox:latest", "busybox"));
+        assert!(tag_matches("docker.io/library/busybox:1", "busybox:1"));
+        assert!(tag_matches("localhost:5000/x", "localhost:5000/x"));
+        assert!(!tag_matches("busybox:1.36", "1.35"));
+        assert!(!tag_matches("v1", "v2"));
+    }
+
+    #[test]
+    fn media_types() {
+        use Compression::*;
+        let t = |s| layer_compression(s).unwrap();
+        assert_eq!(t("application/vnd.oci.image.layer.v1.tar"), None);
+        assert_eq!(t("application/vnd.oci.image.layer.v1.tar+gzip"), Gzip);
+        assert_eq!(t("application/vnd.oci.image.layer.v1.tar+zstd"), Zstd);
+        assert_eq!(
+            t("application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"),
+            Gzip
+        );
+        assert_eq!(t("application/vnd.docker.image.rootfs.diff.tar.gzip"), Gzip);
+        assert!(layer_compression("application/vnd.oci.image.layer.v1.tar+bzip2").is_err());
+        assert!(layer_compression("text/plain").is_err());
+    }
+
+    #[test]
+    fn platforms() {
+        let p = parse_platform("linux/arm64/v8").unwrap();
+        assert_eq!(p.variant.as_deref(), Some("v8"));
+        assert!(parse_platform("linux").is_err());
+        let want = parse_platform("linux/amd64").unwrap();
+        assert!(platform_matches(&want, &None));
+        assert!(platform_matches(
+            &want,
+            &Some(parse_platform("linux/amd64/v3").unwrap())
+        ));
+        assert!(!platform_matches(
+            &want,
+            &Some(parse_platform("linux/arm64").unwrap())
+        ));
+    }
+}

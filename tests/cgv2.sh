@@ -1,0 +1,69 @@
+#!/bin/bash
+# Run the cgroup integration tests (tests/cgroups.rs) on pure cgroup v2, in
+# the throw-away qemu guest of ../shared/cgv2/ (this host is cgroup v1).
+#
+#   tests/cgv2.sh [--runc] [TEST-BINARY ARGS...]
+#
+# Builds husk and the test binary on the host (the guest runs 10-50x
+# slower), then boots one guest and runs the whole test binary in it. The
+# guest sees the host's / read-only, so the binary finds husk, busybox and
+# test-bundles/ at their host paths. Prints the test output and exits with
+# the test binary's status (125: the guest failed; 124: timeout).
+#
+#   --runc   run the tests against runc in the guest (HUSK_TEST_RUNTIME=runc),
+#            the oracle: every test must pass there too (husk-only ones skip)
+#
+# Environment: CARGO_TARGET_DIR as for cargo; CGV2_* as for cgv2-run.sh
+# (e.g. CGV2_TIMEOUT, CGV2_VERBOSE=1).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+repo=$(pwd -P)
+cgv2=${CGV2_DIR:-$repo/../shared/cgv2}
+[ -x "$cgv2/cgv2-run.sh" ] || { echo "cgv2.sh: $cgv2/cgv2-run.sh not found" >&2; exit 2; }
+
+runtime=
+if [ "${1:-}" = --runc ]; then
+    runtime=runc
+    shift
+fi
+
+if [ -f .ci/cargo-env ]; then
+    # shellcheck source=/dev/null
+    . .ci/cargo-env
+fi
+
+# --- build on the host ------------------------------------------------------
+cargo build --bin husk >&2
+# The test binary's path is in cargo's JSON messages.
+testbin=$(cargo test --no-run --test cgroups --message-format=json 2>/dev/null |
+    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+[ -n "$testbin" ] && [ -x "$testbin" ] || {
+    echo "cgv2.sh: could not build the cgroups test binary" >&2
+    cargo test --no-run --test cgroups >&2 || true
+    exit 1
+}
+
+# --- run in the guest ---------------------------------------------------------
+payload=$(mktemp -d "${TMPDIR:-/tmp}/husk-cgv2.XXXXXX")
+trap 'rm -rf "$payload"' EXIT
+cat >"$payload/run.sh" <<EOF
+#!/bin/sh
+echo "cgroup: \$(stat -f -c %T /sys/fs/cgroup) (\$(cat /sys/fs/cgroup/cgroup.subtree_control))"
+exec "$testbin" --test-threads=2 "\$@"
+EOF
+chmod +x "$payload/run.sh"
+
+export HUSK_TEST_RUNTIME=$runtime RUST_BACKTRACE=${RUST_BACKTRACE:-1}
+export CGV2_PASSENV="${CGV2_PASSENV:-} HUSK_TEST_RUNTIME RUST_BACKTRACE"
+echo "== cgroup tests on cgroup v2 (${runtime:-husk}): $testbin" >&2
+set +e
+"$cgv2/cgv2-run.sh" "$payload" /bin/sh run.sh "$@"
+status=$?
+set -e
+if [ "$status" -eq 0 ]; then
+    echo "== cgroup v2 (${runtime:-husk}): tests passed" >&2
+else
+    echo "== cgroup v2 (${runtime:-husk}): FAILED (status $status)" >&2
+fi
+exit "$status"
