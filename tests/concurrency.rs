@@ -17,7 +17,12 @@ fn rt(root: &Path, args: &[&str]) -> Output {
     let _ = std::fs::create_dir_all(&logs);
     let mut cmd = Command::new(runtime());
     cmd.arg("--root").arg(root).args(args);
-    run_with_timeout(cmd, &logs.join(format!("c{n}.out")), &logs.join(format!("c{n}.err")), COMMAND_TIMEOUT)
+    run_with_timeout(
+        cmd,
+        &logs.join(format!("c{n}.out")),
+        &logs.join(format!("c{n}.err")),
+        COMMAND_TIMEOUT,
+    )
 }
 
 /// One bundle per container (own cgroupsPath), all sharing one rootfs.
@@ -31,7 +36,11 @@ fn bundles(fx: &Fixture, n: usize, args: &[&str]) -> Vec<(String, PathBuf)> {
         cfg["root"]["path"] = json!(fx.rootfs.to_str().unwrap());
         cfg["process"]["args"] = json!(args);
         cfg["linux"]["cgroupsPath"] = json!(format!("/husk-test/{id}"));
-        std::fs::write(dir.join("config.json"), serde_json::to_string(&cfg).unwrap()).unwrap();
+        std::fs::write(
+            dir.join("config.json"),
+            serde_json::to_string(&cfg).unwrap(),
+        )
+        .unwrap();
         out.push((id, dir));
     }
     out
@@ -68,7 +77,10 @@ fn hundred_containers_in_parallel() {
                     }
                 }
                 for (id, _) in &chunk {
-                    for args in [vec!["kill", id.as_str(), "KILL"], vec!["delete", "--force", id.as_str()]] {
+                    for args in [
+                        vec!["kill", id.as_str(), "KILL"],
+                        vec!["delete", "--force", id.as_str()],
+                    ] {
                         let out = rt(&root, &args);
                         if !out.status.success() {
                             errors.push(format!("{args:?}: {}", describe(&out)));
@@ -79,13 +91,25 @@ fn hundred_containers_in_parallel() {
             })
         })
         .collect();
-    let errors: Vec<String> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
-    assert!(errors.is_empty(), "{} failures, first: {}", errors.len(), errors[0]);
+    let errors: Vec<String> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{} failures, first: {}",
+        errors.len(),
+        errors[0]
+    );
     for (id, _) in &list {
         assert_nothing_left(&fx, id);
     }
     let left = rt(&root, &["list", "-q"]);
-    assert!(stdout_str(&left).trim().is_empty(), "list: {}", stdout_str(&left));
+    assert!(
+        stdout_str(&left).trim().is_empty(),
+        "list: {}",
+        stdout_str(&left)
+    );
 }
 
 #[test]
@@ -104,8 +128,17 @@ fn two_starts_one_wins() {
     };
     let b = rt(&root, &["start", &id]);
     let a = a.join().unwrap();
-    let ok = [a.status.success(), b.status.success()].iter().filter(|s| **s).count();
-    assert_eq!(ok, 1, "exactly one start must win:\n{}\n{}", describe(&a), describe(&b));
+    let ok = [a.status.success(), b.status.success()]
+        .iter()
+        .filter(|s| **s)
+        .count();
+    assert_eq!(
+        ok,
+        1,
+        "exactly one start must win:\n{}\n{}",
+        describe(&a),
+        describe(&b)
+    );
     let loser = if a.status.success() { &b } else { &a };
     assert!(stderr_str(loser).contains("running"), "{}", describe(loser));
     fx.run_ok(&["delete", "--force", &fx.id]);
@@ -122,7 +155,12 @@ fn delete_during_create_is_serialised() {
     fx.write_config();
     let root = fx.root.clone();
     let (id, bundle) = (fx.id.clone(), fx.bundle.clone());
-    let creator = std::thread::spawn(move || rt(&root, &["create", "--bundle", bundle.to_str().unwrap(), &id]));
+    let creator = std::thread::spawn(move || {
+        rt(
+            &root,
+            &["create", "--bundle", bundle.to_str().unwrap(), &id],
+        )
+    });
     // Race a delete --force against the create, many times over its course.
     let mut deleted = false;
     for _ in 0..200 {

@@ -492,7 +492,10 @@ fn bad_profiles_fail_cleanly() {
             assert!(err.contains(word), "{profile}: {}", describe(&out));
         }
         if is_husk() {
-            assert!(husk_names_the_field(&err, field), "error does not name {field}: {err}");
+            assert!(
+                husk_names_the_field(&err, field),
+                "error does not name {field}: {err}"
+            );
         }
     }
     // NOTIFY without a listenerPath (runc refuses it too).

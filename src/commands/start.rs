@@ -66,7 +66,10 @@ pub fn start(c: &Container) -> Result<()> {
     // reader to go (POLLERR on our write end), then read back the error the
     // init left, if any. So `start` fails when the process could not start,
     // and poststart runs only after the process has started.
-    let mut fds = [nix::poll::PollFd::new(f.as_fd(), nix::poll::PollFlags::empty())];
+    let mut fds = [nix::poll::PollFd::new(
+        f.as_fd(),
+        nix::poll::PollFlags::empty(),
+    )];
     loop {
         match nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE) {
             Err(nix::errno::Errno::EINTR) => continue,

@@ -434,7 +434,7 @@ impl Fixture {
         let root = dir.join("root");
         // A leftover from an earlier process with the same pid: clean it.
         if dir.exists() {
-            cleanup_dir(&dir, &root, &[id.clone()]);
+            cleanup_dir(&dir, &root, std::slice::from_ref(&id));
         }
         let bundle = dir.join("bundle");
         let rootfs = bundle.join("rootfs");
