@@ -50,7 +50,19 @@ fn fs_magic(p: &Path) -> Option<i64> {
 }
 
 impl Layout {
+    /// The host's layout, detected once per process (a `list` of 100
+    /// containers would otherwise statfs every hierarchy 100 times). The
+    /// child after clone inherits the cached copy.
     pub fn detect() -> Result<Layout> {
+        static CACHE: std::sync::OnceLock<Layout> = std::sync::OnceLock::new();
+        if let Some(l) = CACHE.get() {
+            return Ok(l.clone());
+        }
+        let l = Self::detect_uncached()?;
+        Ok(CACHE.get_or_init(|| l).clone())
+    }
+
+    fn detect_uncached() -> Result<Layout> {
         let root = Path::new(ROOT);
         match fs_magic(root) {
             Some(CGROUP2_SUPER_MAGIC) => {
