@@ -36,8 +36,10 @@ fi
 # --- build on the host ------------------------------------------------------
 cargo build --bin husk >&2
 # The test binary's path is in cargo's JSON messages.
+# Pick the test target's artifact, not the husk binary's.
 testbin=$(cargo test --no-run --test cgroups --message-format=json 2>/dev/null |
-    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+    jq -r 'select(.reason == "compiler-artifact" and .target.name == "cgroups"
+                  and .executable != null) | .executable' | tail -n 1)
 [ -n "$testbin" ] && [ -x "$testbin" ] || {
     echo "cgv2.sh: could not build the cgroups test binary" >&2
     cargo test --no-run --test cgroups >&2 || true
