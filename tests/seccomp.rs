@@ -813,3 +813,74 @@ fn features_lists_seccomp() {
         &["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32"],
     );
 }
+
+/// husk keeps compiled programs in /run/husk-cache/seccomp: a second
+/// container with the same profile loads the stored program, and an entry
+/// that does not match (corrupt, or writable by others) is ignored and
+/// replaced, never loaded.
+#[test]
+fn compiled_programs_are_cached_and_checked() {
+    if !require_root() || !is_husk() {
+        return;
+    }
+    let cache = Path::new("/run/husk-cache/seccomp");
+    let fx = Fixture::new("sc-cache");
+    // A syscall name no libseccomp knows makes this profile (and so its
+    // cache entry) unique to this run; the rule itself is skipped.
+    let marker = format!("husk_cache_test_{}_{}", std::process::id(), fx.id);
+    set_seccomp(
+        &fx,
+        allow_but(json!([
+            {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 100},
+            {"names": [marker], "action": "SCMP_ACT_ERRNO"}
+        ])),
+    );
+    let entry = || -> Option<PathBuf> {
+        std::fs::read_dir(cache)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                std::fs::read(p)
+                    .map(|d| d.windows(marker.len()).any(|w| w == marker.as_bytes()))
+                    .unwrap_or(false)
+            })
+    };
+    let check = |what: &str| {
+        let (out, text) = run_script(&fx, "mkdir /dev/shm/d 2>&1; echo end");
+        assert!(
+            text.contains("Network is down") && text.contains("end"),
+            "{what}\n{}",
+            describe(&out)
+        );
+    };
+    check("first run (compiles)");
+    let path = entry().expect("a cache entry for the profile");
+    let before = std::fs::read(&path).unwrap();
+    check("second run (cache hit)");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "entry rewritten on a hit"
+    );
+
+    // A corrupt key: ignored, and the entry is written again.
+    let mut bad = before.clone();
+    let at = bad.len() / 2;
+    bad.truncate(at);
+    std::fs::write(&path, &bad).unwrap();
+    check("corrupt entry");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "corrupt entry not replaced"
+    );
+
+    // Writable by others: not trusted.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+    check("group/other-writable entry");
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "untrusted entry not replaced");
+    let _ = std::fs::remove_file(&path);
+}

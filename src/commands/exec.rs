@@ -36,9 +36,13 @@ pub fn run(cli: &Cli, a: &ExecArgs) -> Result<i32> {
         .context("linux is missing in the container's config.json")?;
     let process = build_process(a, spec.process().as_ref())?;
     crate::linux::process::validate(&process)?;
-    if let Some(s) = linux.seccomp() {
-        crate::linux::seccomp::validate(s)?;
-    }
+    let program = match linux.seccomp() {
+        Some(s) => {
+            crate::linux::seccomp::validate(s)?;
+            Some(crate::linux::seccomp::Program::compile(s)?)
+        }
+        None => None,
+    };
     let terminal = process.terminal().unwrap_or(false);
     let foreground = !a.detach;
     let pair = if terminal && a.console_socket.is_none() && foreground {
@@ -76,6 +80,7 @@ pub fn run(cli: &Cli, a: &ExecArgs) -> Result<i32> {
         namespaces,
         process: &process,
         seccomp: linux.seccomp().as_ref(),
+        program: program.as_ref(),
         personality: linux.personality().as_ref(),
         state_json: crate::linux::hooks::state_json(
             &a.id,

@@ -12,4 +12,5 @@ pub mod process;
 pub mod rootfs;
 pub mod sched;
 pub mod seccomp;
+pub mod seccomp_cache;
 pub mod sys;

@@ -1,7 +1,8 @@
 //! `linux.seccomp`: syscall filters through libseccomp.
 //!
-//! The parent checks the profile with [`validate`] before any side effect.
-//! The init builds the filter ([`Filter::build`]) and loads it; a filter
+//! The parent checks the profile with [`validate`] before any side effect
+//! and compiles it to BPF ([`Program::compile`], through a cache); the
+//! init loads the program with one seccomp(2) call; a filter
 //! with an `SCMP_ACT_NOTIFY` action yields a listener fd, which the init
 //! passes to the parent and the parent to the seccomp agent listening on
 //! `listenerPath` ([`take_listener_fd`], [`send_to_agent`]).
@@ -329,7 +330,6 @@ fn compare(a: &oci_spec::runtime::LinuxSeccompArg) -> ScmpArgCompare {
 /// A compiled filter, not yet loaded.
 pub struct Filter {
     ctx: ScmpFilterContext,
-    notify: bool,
 }
 
 impl Filter {
@@ -375,7 +375,6 @@ impl Filter {
             // long profile. Not fatal where libseccomp lacks it.
             let _ = ctx.set_ctl_optimize(2);
         }
-        let mut notify = false;
         for (i, sc) in syscalls(s).iter().enumerate() {
             let act = action(sc.action(), sc.errno_ret());
             if act == default {
@@ -417,10 +416,100 @@ impl Filter {
                     ctx.add_rule_conditional(act, nr, &conds)
                         .with_context(field)?;
                 }
-                notify |= act == ScmpAction::Notify;
             }
         }
-        Ok(Filter { ctx, notify })
+        Ok(Filter { ctx })
+    }
+}
+
+impl Filter {
+    /// The compiled classic BPF program (`sock_filter` records), as
+    /// libseccomp would load it. libseccomp 2.5 exports only to an fd.
+    pub fn export(&self) -> Result<Vec<u8>> {
+        use std::io::{Read, Seek};
+        let fd =
+            nix::sys::memfd::memfd_create("husk-seccomp", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+                .context("memfd_create for the seccomp program")?;
+        self.ctx
+            .export_bpf(&fd)
+            .context("linux.seccomp: export the compiled filter")?;
+        let mut f = std::fs::File::from(fd);
+        let mut bpf = Vec::new();
+        f.rewind()
+            .and_then(|_| f.read_to_end(&mut bpf))
+            .context("read the exported seccomp program")?;
+        if bpf.is_empty() || bpf.len() % std::mem::size_of::<libc::sock_filter>() != 0 {
+            bail!(
+                "linux.seccomp: libseccomp exported a program of {} bytes",
+                bpf.len()
+            );
+        }
+        Ok(bpf)
+    }
+}
+
+/// SECCOMP_FILTER_FLAG_* of linux/seccomp.h.
+const FLAG_TSYNC: u32 = 1;
+const FLAG_LOG: u32 = 2;
+const FLAG_SPEC_ALLOW: u32 = 4;
+const FLAG_NEW_LISTENER: u32 = 8;
+const FLAG_TSYNC_ESRCH: u32 = 16;
+
+/// A filter compiled to BPF by the parent, before the clone, for the
+/// child to load with one seccomp(2) call: the child neither compiles nor
+/// allocates. Compiling the same profile again is skipped through a cache
+/// of compiled programs (see [`crate::linux::seccomp_cache`]).
+pub struct Program {
+    bpf: Vec<u8>,
+    flags: u32,
+    notify: bool,
+}
+
+impl Program {
+    /// Compile `s` (or fetch it from the cache). Fails, naming the field,
+    /// where libseccomp refuses the profile.
+    pub fn compile(s: &LinuxSeccomp) -> Result<Program> {
+        // As Filter::build decides it: a notify rule for a syscall this
+        // libseccomp knows (validate() refuses a notify default action).
+        let notify = syscalls(s).iter().any(|sc| {
+            sc.action() == Act::ScmpActNotify
+                && sc.names().iter().any(|n| ScmpSyscall::from_name(n).is_ok())
+        });
+        let mut flags = 0;
+        match s.flags() {
+            Some(fl) => {
+                for f in fl {
+                    flags |= match f {
+                        Flag::SeccompFilterFlagTsync => FLAG_TSYNC,
+                        Flag::SeccompFilterFlagLog => FLAG_LOG,
+                        Flag::SeccompFilterFlagSpecAllow => FLAG_SPEC_ALLOW,
+                    };
+                }
+            }
+            None => {
+                if flag_supported("SECCOMP_FILTER_FLAG_SPEC_ALLOW").is_ok() {
+                    flags |= FLAG_SPEC_ALLOW;
+                }
+            }
+        }
+        if notify {
+            // As libseccomp: a listener with TSYNC needs TSYNC_ESRCH, or
+            // the kernel could not say which thread failed to sync.
+            flags |= FLAG_NEW_LISTENER;
+            if flags & FLAG_TSYNC != 0 {
+                flags |= FLAG_TSYNC_ESRCH;
+            }
+        }
+        let key = crate::linux::seccomp_cache::key(s)?;
+        let bpf = match crate::linux::seccomp_cache::lookup(&key) {
+            Some(bpf) => bpf,
+            None => {
+                let bpf = Filter::build(s)?.export()?;
+                crate::linux::seccomp_cache::store(&key, &bpf);
+                bpf
+            }
+        };
+        Ok(Program { bpf, flags, notify })
     }
 
     /// Whether loading yields a listener fd.
@@ -428,35 +517,22 @@ impl Filter {
         self.notify
     }
 
-    /// Load the filter into the calling thread; returns the listener fd if
-    /// the filter has a notify action.
-    pub fn load(self) -> Result<Option<OwnedFd>> {
-        self.ctx
-            .load()
-            .context("linux.seccomp: load the seccomp filter")?;
-        let fd = if self.notify {
-            let raw = self
-                .ctx
-                .get_notify_fd()
-                .context("linux.seccomp: get the notify fd")?;
-            // SAFETY: the kernel created this listener fd for our filter
-            // and libseccomp only keeps its number; nothing else in this
-            // process uses or closes it, so it is ours to own.
-            Some(unsafe { OwnedFd::from_raw_fd(raw) })
+    /// Load the program into the calling thread; returns the listener fd
+    /// if the filter has a notify action. Allocates only on error.
+    pub fn load(&self) -> Result<Option<OwnedFd>> {
+        let ret = super::sys::seccomp_set_filter(&self.bpf, self.flags)
+            .context("linux.seccomp: load the seccomp filter (seccomp SECCOMP_SET_MODE_FILTER)")?;
+        if self.flags & FLAG_TSYNC != 0 && !self.notify && ret > 0 {
+            bail!("linux.seccomp.flags: SECCOMP_FILTER_FLAG_TSYNC: thread {ret} could not be synchronised");
+        }
+        if self.notify {
+            // SAFETY: with NEW_LISTENER the kernel returns a new listener
+            // fd (close-on-exec) that nothing else owns.
+            Ok(Some(unsafe { OwnedFd::from_raw_fd(ret as i32) }))
         } else {
-            None
-        };
-        // Not released: the process execs soon, and freeing would only add
-        // syscalls (munmap, ...) that the new filter may forbid or notify.
-        std::mem::forget(self.ctx);
-        Ok(fd)
+            Ok(None)
+        }
     }
-}
-
-/// Compile and load the filter for the calling thread; returns the
-/// listener fd if the filter has a notify action.
-pub fn load(s: &LinuxSeccomp) -> Result<Option<OwnedFd>> {
-    Filter::build(s)?.load()
 }
 
 /// Parent: copy listener fd `remote` out of the init `pid` (the init only
@@ -667,7 +743,6 @@ mod tests {
             ]
         })))
         .unwrap();
-        assert!(!f.notifies());
         let text = pfc(&f);
         assert!(text.contains("# filter for arch x86_64 "), "{text}");
         assert!(text.contains("# filter for arch x86 "), "{text}");
@@ -688,10 +763,20 @@ mod tests {
 
     #[test]
     fn notify_filters_are_flagged() {
-        let f = Filter::build(&profile(json!({"defaultAction": "SCMP_ACT_ALLOW",
+        let p = Program::compile(&profile(json!({"defaultAction": "SCMP_ACT_ALLOW",
             "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]})))
         .unwrap();
-        assert!(f.notifies());
+        assert!(p.notifies());
+        assert_ne!(p.flags & FLAG_NEW_LISTENER, 0);
+        assert_eq!(p.bpf.len() % 8, 0);
+        // A notify rule for syscalls this libseccomp does not know adds no
+        // rule, so no listener either (as libseccomp would decide).
+        let p = Program::compile(&profile(json!({"defaultAction": "SCMP_ACT_ALLOW",
+            "flags": ["SECCOMP_FILTER_FLAG_TSYNC"],
+            "syscalls": [{"names": ["no_such_syscall"], "action": "SCMP_ACT_NOTIFY"}]})))
+        .unwrap();
+        assert!(!p.notifies());
+        assert_eq!(p.flags, FLAG_TSYNC);
     }
 
     #[test]

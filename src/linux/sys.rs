@@ -287,3 +287,28 @@ pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit never returns and touches no memory of ours.
     unsafe { libc::_exit(code) }
 }
+
+/// seccomp(SECCOMP_SET_MODE_FILTER, flags, prog) with a classic BPF
+/// program given as its raw `sock_filter` array. Returns what the kernel
+/// returns: a listener fd with SECCOMP_FILTER_FLAG_NEW_LISTENER, else 0.
+/// Allocates nothing: safe in the child right before execve.
+pub fn seccomp_set_filter(prog: &[u8], flags: u32) -> io::Result<libc::c_long> {
+    const SECCOMP_SET_MODE_FILTER: libc::c_long = 1;
+    let len = prog.len() / std::mem::size_of::<libc::sock_filter>();
+    let fprog = libc::sock_fprog {
+        len: u16::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?,
+        filter: prog.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: `fprog` points at `len` whole sock_filter records inside
+    // `prog`, which outlives the call; the kernel copies the program.
+    // sock_filter has 2-byte alignment needs only for its u16 code and the
+    // kernel reads it with copy_from_user, so any alignment is fine.
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_SET_MODE_FILTER,
+            flags as libc::c_long,
+            &fprog as *const libc::sock_fprog,
+        )
+    })
+}

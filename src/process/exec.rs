@@ -21,6 +21,8 @@ pub struct ExecOpts<'a> {
     pub namespaces: Vec<Ns>,
     pub process: &'a Process,
     pub seccomp: Option<&'a LinuxSeccomp>,
+    /// `seccomp`, compiled.
+    pub program: Option<&'a seccomp::Program>,
     pub personality: Option<&'a oci_spec::runtime::LinuxPersonality>,
     /// The container's state, for a seccomp agent.
     pub state_json: String,
@@ -179,7 +181,7 @@ fn grandchild(o: &ExecOpts, sock: &OwnedFd) -> Result<()> {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .context("write oom_score_adj (process.oomScoreAdj)")?;
     }
-    let (exec, late_filter) = super::setup::apply(p, o.personality, o.seccomp, sock)?;
+    let (exec, late_filter) = super::setup::apply(p, o.personality, o.program, sock)?;
     if let Some(f) = late_filter {
         f.load()?;
     }

@@ -232,9 +232,8 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
     paths::readonly(linux.readonly_paths().as_deref().unwrap_or(&[]))?;
     paths::mask(linux.masked_paths().as_deref().unwrap_or(&[]))?;
 
-    let seccomp = linux.seccomp().as_ref();
     let (exec, late_filter) =
-        super::setup::apply(proc_, linux.personality().as_ref(), seccomp, sock)?;
+        super::setup::apply(proc_, linux.personality().as_ref(), args.seccomp, sock)?;
     // Only stdio and the preserved fds may reach the container's process
     // (CVE-2024-21626); ours are all close-on-exec already.
     sys::cloexec_from(3 + args.preserve_fds).context("mark fds close-on-exec")?;

@@ -35,4 +35,6 @@ pub struct InitArgs<'a> {
     pub lock_fd: Option<std::os::fd::RawFd>,
     /// Detached idmapped trees made by the parent, by index in `mounts`.
     pub idmapped: Vec<Option<OwnedFd>>,
+    /// `linux.seccomp`, compiled by the parent.
+    pub seccomp: Option<&'a crate::linux::seccomp::Program>,
 }

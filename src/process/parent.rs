@@ -81,9 +81,15 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
         (false, Some(_), _) => bail!("--console-socket is set but process.terminal is false"),
         _ => None,
     };
-    if let Some(s) = linux.seccomp() {
-        crate::linux::seccomp::validate(s)?;
-    }
+    // Compiled now: a profile libseccomp refuses fails before any side
+    // effect, and the init only has to load it.
+    let seccomp = match linux.seccomp() {
+        Some(s) => {
+            crate::linux::seccomp::validate(s)?;
+            Some(crate::linux::seccomp::Program::compile(s)?)
+        }
+        None => None,
+    };
     if let Some(d) = linux.devices() {
         crate::linux::devices::validate(d)?;
     }
@@ -160,6 +166,7 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
         direct,
         lock_fd: container.lock_fd(),
         idmapped,
+        seccomp: seccomp.as_ref(),
     };
     crate::crash_point("create:before-clone");
     // --- the clone: husk is single-threaded here, as everywhere ---

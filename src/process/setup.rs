@@ -6,20 +6,20 @@ use super::sync;
 use crate::linux::process::{self, Exec};
 use crate::linux::{caps, sched, seccomp, sys};
 use anyhow::{Context, Result};
-use oci_spec::runtime::{LinuxPersonality, LinuxSeccomp, Process};
+use oci_spec::runtime::{LinuxPersonality, Process};
 use std::os::fd::OwnedFd;
 
 /// Apply `p` to the calling process. A seccomp filter is loaded here when
 /// it must be (without no_new_privs it needs CAP_SYS_ADMIN, so before the
 /// capability drop; a notify filter's fd goes to the parent over `sock`).
-/// Otherwise it is returned compiled, for the caller to load as late as
-/// possible before execve.
-pub fn apply(
+/// Otherwise it is returned, for the caller to load as late as possible
+/// before execve. The program was compiled by the parent.
+pub fn apply<'f>(
     p: &Process,
     personality: Option<&LinuxPersonality>,
-    filter: Option<&LinuxSeccomp>,
+    filter: Option<&'f seccomp::Program>,
     sock: &OwnedFd,
-) -> Result<(Exec, Option<seccomp::Filter>)> {
+) -> Result<(Exec, Option<&'f seccomp::Program>)> {
     if let Some(per) = personality {
         sched::set_personality(per)?;
     }
@@ -33,7 +33,7 @@ pub fn apply(
     // check); the user's own chdir happens again after the uid change.
     process::enter_cwd(p)?;
     if let (Some(s), false) = (filter, nnp) {
-        if let Some(fd) = seccomp::load(s)? {
+        if let Some(fd) = s.load()? {
             sync::send_seccomp_fd(sock, &fd)?;
         }
     }
@@ -54,13 +54,11 @@ pub fn apply(
     process::chdir_cwd(p)?;
     let exec = process::prepare_exec(p)?;
     process::set_lsm_labels(p)?;
-    // With no_new_privs the filter is compiled now (a profile libseccomp
-    // refuses fails here) and loaded by the caller just before execve. A
-    // notify filter is loaded now, though: its fd must reach the agent
-    // through the parent, which may be gone later (runc does the same).
+    // With no_new_privs the filter is loaded by the caller just before
+    // execve. A notify filter is loaded now, though: its fd must reach the
+    // agent through the parent, which may be gone later (runc does the same).
     let mut late = None;
-    if let (Some(s), true) = (filter, nnp) {
-        let f = seccomp::Filter::build(s)?;
+    if let (Some(f), true) = (filter, nnp) {
         if f.notifies() {
             if let Some(fd) = f.load()? {
                 sync::send_seccomp_fd(sock, &fd)?;
