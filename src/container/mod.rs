@@ -100,23 +100,31 @@ impl Container {
     fn load_inner(root: &Path, id: &str, lock: bool) -> Result<Container> {
         validate_id(id).map_err(|_| HuskError::NotExist(id.to_string()))?;
         let dir = root.join(id);
-        let fd = match open_dir(&dir) {
-            Ok(fd) => fd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(HuskError::NotExist(id.to_string()).into())
-            }
-            Err(e) => return Err(e).with_context(|| format!("open {}", dir.display())),
-        };
         let lock_fd = if lock {
+            let fd = match open_dir(&dir) {
+                Ok(fd) => fd,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(HuskError::NotExist(id.to_string()).into())
+                }
+                Err(e) => return Err(e).with_context(|| format!("open {}", dir.display())),
+            };
             flock(&fd, libc::LOCK_EX);
             Some(fd)
         } else {
             None
         };
-        let state = State::load(&dir).unwrap_or_else(|_| State {
-            id: id.to_string(),
-            ..Default::default()
-        });
+        // Unlocked (`state`, `list`), the directory is not opened: only
+        // when state.json cannot be read does it matter whether it exists.
+        let state = match State::load(&dir) {
+            Ok(s) => s,
+            Err(_) if !lock && !dir.is_dir() => {
+                return Err(HuskError::NotExist(id.to_string()).into())
+            }
+            Err(_) => State {
+                id: id.to_string(),
+                ..Default::default()
+            },
+        };
         Ok(Container {
             dir,
             state,

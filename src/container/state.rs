@@ -108,8 +108,25 @@ impl State {
     }
 
     pub fn load(dir: &Path) -> Result<State> {
+        use std::io::Read;
         let p = dir.join("state.json");
-        let data = std::fs::read(&p).with_context(|| format!("read {}", p.display()))?;
+        // No statx for a size hint: a state file is a few hundred bytes.
+        // (File::read_to_end would ask for it with statx and lseek.)
+        let mut data = vec![0u8; 4096];
+        let mut len = 0;
+        let mut f = std::fs::File::open(&p).with_context(|| format!("read {}", p.display()))?;
+        loop {
+            if len == data.len() {
+                data.resize(len * 2, 0);
+            }
+            match f.read(&mut data[len..]) {
+                Ok(0) => break,
+                Ok(n) => len += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e).with_context(|| format!("read {}", p.display())),
+            }
+        }
+        data.truncate(len);
         serde_json::from_slice(&data).with_context(|| format!("parse {}", p.display()))
     }
 
@@ -145,10 +162,17 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
 
 /// What /proc/PID/stat says about a process: (state char, start time).
 pub fn proc_stat(pid: i32) -> Option<(u8, u64)> {
-    let data = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    use std::io::Read;
+    // One read(2) into a buffer that holds any stat line (52 numbers and a
+    // 16-byte name), instead of std::fs::read's statx and growing reads:
+    // `list` does this for every container.
+    let mut buf = [0u8; 2048];
+    let mut f = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
+    let n = f.read(&mut buf).ok()?;
+    let data = &buf[..n];
     // The command name may hold spaces and parens: fields start after the last ')'.
     let close = data.iter().rposition(|&b| b == b')')?;
-    let rest = std::str::from_utf8(&data[close + 2..]).ok()?;
+    let rest = std::str::from_utf8(data.get(close + 2..)?).ok()?;
     let mut fields = rest.split(' ');
     let state = fields.next()?.bytes().next()?;
     // `state` is field 3; starttime is field 22, i.e. 19 further on.
