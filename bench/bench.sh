@@ -11,7 +11,7 @@
 #   --no-update   write only bench/results/
 #   --skip-scale  skip list/create with 1/10/100 existing containers
 #
-# Environment: HUSK=PATH (default: build with cargo build --release;
+# Environment: HUSK=PATH (default: build with .ci/build-release, static;
 # HUSK_LABEL=TEXT says in the results what that binary is), BASELINE=PATH
 # (another husk binary, measured as a fourth runtime "husk_base", to compare
 # a change with what it replaces in one interleaved run),
@@ -99,10 +99,9 @@ if [ -n "${HUSK:-}" ]; then
     # Say which binary it was: HUSK_LABEL, or its path, hash and date.
     label=(--husk-label "${HUSK_LABEL:-$HUSK (sha256 $(sha256sum "$HUSK" | cut -c1-12), $(date -r "$HUSK" '+%Y-%m-%d %H:%M'))}")
 else
-    # shellcheck source=../.ci/cargo-env
-    . "$top/.ci/cargo-env"
-    echo "bench: cargo build --release" >&2
-    (cd "$top" && cargo build --release --quiet)
+    # The release build as husk is installed: static (see .ci/build-release).
+    echo "bench: .ci/build-release" >&2
+    "$top/.ci/build-release" >/dev/null
     HUSK=$top/target/release/husk
 fi
 RUNC=${RUNC:-$(command -v runc)}

@@ -42,7 +42,7 @@ fi
 if [ -z "${HUSK:-}" ]; then
     # shellcheck source=../.ci/cargo-env
     . "$top/.ci/cargo-env"
-    (cd "$top" && cargo build --release --quiet)
+    "$top/.ci/build-release" >/dev/null
     HUSK=$top/target/release/husk
 fi
 [ -x "$HUSK" ] || die "$HUSK not found"

@@ -38,9 +38,101 @@ pub fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
         Command::Events(a) => update::events(root, a).map(|_| 0),
         Command::Spec(a) => spec::run(a).map(|_| 0),
         Command::Features => features::run().map(|_| 0),
-        Command::Network(a) => network::run(root, a).map(|_| 0),
-        Command::Bundle(a) => bundle::run(a).map(|_| 0),
+        Command::Network(_) | Command::Bundle(_) => exec_tools(),
     }
+}
+
+/// The commands of `husk-tools`: the image and network helpers, kept out
+/// of the runtime binary so that its code (tar, zstd, gzip, sha256,
+/// netlink, nft) is neither in `husk`'s size nor in its memory.
+pub fn dispatch_tools(cli: &Cli, cmd: &Command) -> Result<i32> {
+    match cmd {
+        Command::Network(a) => network::run(&cli.root, a).map(|_| 0),
+        Command::Bundle(a) => bundle::run(a).map(|_| 0),
+        _ => anyhow::bail!("husk-tools runs only `bundle` and `network`: use husk"),
+    }
+}
+
+/// `husk bundle ...` and `husk network ...`: run `husk-tools` with the
+/// same arguments. It is looked for next to husk, then on PATH. Returns
+/// only on failure.
+fn exec_tools() -> Result<i32> {
+    use anyhow::Context;
+    use std::os::unix::process::CommandExt;
+    const TOOLS: &str = "husk-tools";
+    let beside = std::env::current_exe()
+        .ok()
+        .map(|exe| exe.with_file_name(TOOLS))
+        .filter(|p| p.is_file());
+    let path = beside
+        .or_else(|| {
+            std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|d| d.join(TOOLS))
+                    .find(|p| p.is_file())
+            })
+        })
+        .with_context(|| {
+            format!("{TOOLS} not found next to husk nor on PATH: `husk bundle` and `husk network` run it")
+        })?;
+    let err = std::process::Command::new(&path)
+        .arg0("husk")
+        .args(std::env::args_os().skip(1))
+        .exec();
+    Err(err).with_context(|| format!("exec {}", path.display()))
+}
+
+/// The whole of `main` for both binaries: parse the command line (runc's
+/// single-dash long flags too), set up logging, run the command with
+/// `dispatch`, print a failure as one line on stderr (and to the log), and
+/// exit with the command's code.
+pub fn main(dispatch: fn(&Cli, &Command) -> Result<i32>) -> ! {
+    use clap::Parser;
+    use std::io::Write;
+    let cli = Cli::parse_from(crate::cli::normalize_args(std::env::args().collect()));
+    if cli.version {
+        print_version();
+        std::process::exit(0);
+    }
+    let Some(cmd) = cli.command.as_ref() else {
+        use clap::CommandFactory;
+        let _ = Cli::command().print_help();
+        std::process::exit(0);
+    };
+    if let Err(e) = crate::logging::init(cli.log.as_deref(), cli.log_format, cli.debug) {
+        eprintln!("{e:#}");
+        std::process::exit(1);
+    }
+    match dispatch(&cli, cmd) {
+        Ok(code) => {
+            let _ = std::io::stdout().flush();
+            std::process::exit(code)
+        }
+        Err(e) => {
+            let msg = format!("{e:#}").replace('\n', " ");
+            crate::logging::error(&msg);
+            let _ = std::io::stdout().flush();
+            eprintln!("{msg}");
+            let code = match e.downcast_ref::<crate::error::HuskError>() {
+                Some(crate::error::HuskError::Exit(code, _)) => *code,
+                _ => 1,
+            };
+            std::process::exit(code);
+        }
+    }
+}
+
+fn print_version() {
+    let (maj, min, mic) = match libseccomp::ScmpVersion::current() {
+        Ok(v) => (v.major, v.minor, v.micro),
+        Err(_) => (0, 0, 0),
+    };
+    println!(
+        "husk version {}\ncommit: {}\nspec: {}\nlibseccomp: {maj}.{min}.{mic}",
+        crate::VERSION,
+        option_env!("HUSK_COMMIT").unwrap_or("unknown"),
+        crate::SPEC_VERSION
+    );
 }
 
 /// Parse a signal given as a name (KILL, SIGKILL, kill) or a number.
