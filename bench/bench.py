@@ -1237,7 +1237,10 @@ def main():
                    "waited-for children, and the lifecycle also counts the container init's own CPU. Targets\n"
                    "are those of issue 8. The main rows of the latest run are below, with the machine it ran\n"
                    "on; [`bench/latest.md`](bench/latest.md) has all of them, `bench/FINDINGS.md` what lies\n"
-                   "behind them.\n\n" + md_short)
+                   "behind them. The husk measured is the one `.ci/build-release` makes (release profile,\n"
+                   "linked statically); `husk bundle` and `husk network` live in a second binary,\n"
+                   "`husk-tools`, which the runtime path never loads. Compiled seccomp programs are cached\n"
+                   "in `/run/husk-cache/seccomp` (`HUSK_SECCOMP_CACHE=0` turns that off).\n\n" + md_short)
         update_readme(a.readme, section)
         print(f"bench: updated the Performance section of {a.readme}", file=sys.stderr)
 
