@@ -65,7 +65,12 @@ pub fn run(root: &Path, a: &ListArgs) -> Result<()> {
                     }
                 })
                 .collect();
-            println!("{}", serde_json::to_string(&items)?);
+            if items.is_empty() {
+                // Go marshals runc's empty (nil) slice as null.
+                println!("null");
+            } else {
+                println!("{}", serde_json::to_string(&items)?);
+            }
         }
         "table" => {
             let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
