@@ -11,6 +11,8 @@ pub mod cli;
 pub mod commands;
 pub mod container;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod image;
 pub mod linux;
 pub mod logging;

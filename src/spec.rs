@@ -34,7 +34,7 @@ pub fn parse_config(path: &Path) -> Result<Spec> {
     serde_json::from_slice(&data).with_context(|| format!("parse config {}", path.display()))
 }
 
-fn mount_idmaps(v: &serde_json::Value) -> Result<Vec<Option<crate::linux::idmap::IdMaps>>> {
+fn mount_idmaps(v: &serde_json::Value) -> Result<MountIdmaps> {
     let Some(mounts) = v.get("mounts").and_then(|m| m.as_array()) else {
         return Ok(vec![]);
     };
@@ -58,6 +58,22 @@ fn mount_idmaps(v: &serde_json::Value) -> Result<Vec<Option<crate::linux::idmap:
     Ok(out)
 }
 
+/// Parse the bytes of config.json (`path` names it in errors): the spec,
+/// and the per-mount idmaps oci-spec cannot express.
+pub fn parse_config_bytes(data: &[u8], path: &Path) -> Result<(Spec, MountIdmaps)> {
+    // The raw JSON first: fields oci-spec cannot express (mount idmaps)
+    // and errors that name the field (seccomp's enums) come from it.
+    let raw: serde_json::Value =
+        serde_json::from_slice(data).with_context(|| format!("parse config {}", path.display()))?;
+    crate::linux::seccomp::validate_json(&raw)?;
+    let mount_idmaps = mount_idmaps(&raw)?;
+    let spec: Spec =
+        serde_json::from_value(raw).with_context(|| format!("parse config {}", path.display()))?;
+    Ok((spec, mount_idmaps))
+}
+
+type MountIdmaps = Vec<Option<crate::linux::idmap::IdMaps>>;
+
 impl Bundle {
     pub fn load(dir: &Path) -> Result<Bundle> {
         let dir =
@@ -65,14 +81,7 @@ impl Bundle {
         let path = dir.join("config.json");
         let data =
             std::fs::read(&path).with_context(|| format!("read config {}", path.display()))?;
-        // The raw JSON first: fields oci-spec cannot express (mount idmaps)
-        // and errors that name the field (seccomp's enums) come from it.
-        let raw: serde_json::Value = serde_json::from_slice(&data)
-            .with_context(|| format!("parse config {}", path.display()))?;
-        crate::linux::seccomp::validate_json(&raw)?;
-        let mount_idmaps = mount_idmaps(&raw)?;
-        let spec: Spec = serde_json::from_value(raw)
-            .with_context(|| format!("parse config {}", path.display()))?;
+        let (spec, mount_idmaps) = parse_config_bytes(&data, &path)?;
         let root = spec
             .root()
             .as_ref()
@@ -123,7 +132,7 @@ impl Bundle {
         self.namespaces().iter().any(|n| n.typ == typ)
     }
 
-    fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         let spec = &self.spec;
         let process = spec
             .process()

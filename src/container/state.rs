@@ -127,7 +127,20 @@ impl State {
             }
         }
         data.truncate(len);
-        serde_json::from_slice(&data).with_context(|| format!("parse {}", p.display()))
+        Self::parse(&data).with_context(|| format!("parse {}", p.display()))
+    }
+
+    /// Parse the bytes of a state.json. A cgroup path that climbs out of
+    /// the hierarchy (`..`) is refused: `delete` would remove what it names.
+    pub fn parse(data: &[u8]) -> Result<State> {
+        let st: State = serde_json::from_slice(data)?;
+        if Path::new(&st.cgroup_path)
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+        {
+            anyhow::bail!("cgroup_path {:?} has a .. component", st.cgroup_path);
+        }
+        Ok(st)
     }
 
     /// Write state.json atomically: a temp file, fsync-free, then rename.

@@ -18,6 +18,8 @@
 //! (unmounted first) if a later step fails.
 
 mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 mod digest;
 mod fs;
 mod progress;

@@ -1,0 +1,5 @@
+#![no_main]
+//! `husk::fuzzing::state`: see src/fuzzing.rs.
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| husk::fuzzing::state(data));

@@ -1,0 +1,160 @@
+//! Fuzz entry points for `husk bundle`'s input handling (see
+//! `crate::fuzzing`): image archives (tar indexing, index.json,
+//! manifest.json, manifests, image configs, platform and tag choice) and
+//! layer tars (entries, whiteouts, links, `..`, metadata).
+//!
+//! Unpacking runs as root and writes files, so [`sandbox`] first moves the
+//! calling thread into a private mount namespace in which every host mount
+//! is read-only and a fresh tmpfs (nodev, nosuid) on /tmp is the only
+//! writable place. A bug that escapes the layer's root then fails with
+//! EROFS instead of writing to the host, and an escape inside the scratch
+//! tmpfs is caught by the check after each layer.
+
+use super::progress::Interrupt;
+use super::select::{host_platform, parse_platform, select};
+use super::source::Source;
+use super::unpack::{Unpacker, Whiteouts};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+const SCRATCH: &str = "/tmp/husk-fuzz";
+
+/// Enter the sandbox (once per thread that calls it; the fuzz targets and
+/// the replay test each use one thread). Panics if it cannot be made:
+/// fuzzing the unpacker without it could write anywhere.
+pub fn sandbox() {
+    thread_local!(static DONE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+    if DONE.with(|d| d.get()) {
+        return;
+    }
+    use nix::mount::{mount, MsFlags};
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+        .expect("fuzz sandbox: unshare(CLONE_NEWNS) (run as root)");
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .expect("fuzz sandbox: make / private");
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
+    for line in mountinfo.lines() {
+        let Some(mp) = line.split(' ').nth(4) else {
+            continue;
+        };
+        let mp = unescape(mp);
+        let r = mount(
+            None::<&str>,
+            mp.as_str(),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+            None::<&str>,
+        );
+        if mp == "/" {
+            r.expect("fuzz sandbox: remount / read-only");
+        }
+    }
+    mount(
+        Some("tmpfs"),
+        "/tmp",
+        Some("tmpfs"),
+        MsFlags::MS_NODEV | MsFlags::MS_NOSUID,
+        Some("size=256m"),
+    )
+    .expect("fuzz sandbox: tmpfs on /tmp");
+    std::fs::create_dir_all(SCRATCH).expect("fuzz sandbox: scratch directory");
+    DONE.with(|d| d.set(true));
+}
+
+/// mountinfo escapes space, tab, newline and backslash as \ooo.
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let oct = b
+            .get(i + 1..i + 4)
+            .filter(|o| o.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (b[i], oct) {
+            (b'\\', Some(o)) => {
+                let v = u32::from(o[0] - b'0') * 64
+                    + u32::from(o[1] - b'0') * 8
+                    + u32::from(o[2] - b'0');
+                out.push(v as u8);
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn interrupt() -> &'static Interrupt {
+    static I: OnceLock<Interrupt> = OnceLock::new();
+    I.get_or_init(|| Interrupt::install().expect("signalfd"))
+}
+
+/// An image archive (docker save, OCI archive, gzip/zstd compressed or
+/// not): open it and choose an image the way `husk bundle` does.
+pub fn image_archive(data: &[u8]) {
+    sandbox();
+    let dir = Path::new(SCRATCH).join(format!("img-{:?}", std::thread::current().id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("scratch")).expect("scratch");
+    let archive = dir.join("image.tar");
+    std::fs::write(&archive, data).expect("write the archive");
+    if let Ok(src) = Source::open(&archive, &dir.join("scratch")) {
+        let _ = select(&src, None, &host_platform());
+        let _ = select(
+            &src,
+            Some("latest"),
+            &parse_platform("linux/arm64/v8").unwrap(),
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A layer tar, applied to an empty root both ways (flat and overlay).
+/// Panics if anything appears outside the root.
+pub fn tar_layer(data: &[u8]) {
+    sandbox();
+    for whiteouts in [Whiteouts::Remove, Whiteouts::Overlay] {
+        let base = Path::new(SCRATCH).join(format!("layer-{:?}", std::thread::current().id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let root = base.join("root");
+        let outside = base.join("outside");
+        std::fs::create_dir_all(&root).expect("layer root");
+        std::fs::create_dir_all(&outside).expect("outside");
+        std::fs::write(outside.join("canary"), b"canary").expect("canary");
+        if let Ok(mut u) = Unpacker::new(&root, whiteouts, interrupt()) {
+            let _ = u.apply(data);
+        }
+        let names = |d: &Path| -> Vec<PathBuf> {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(d)
+                .map(|rd| rd.flatten().map(|e| e.path()).collect())
+                .unwrap_or_default();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            names(&base),
+            vec![outside.clone(), root.clone()],
+            "a layer entry escaped its root"
+        );
+        assert_eq!(
+            names(&outside),
+            vec![outside.join("canary")],
+            "a layer entry escaped its root"
+        );
+        assert_eq!(
+            std::fs::read(outside.join("canary")).ok().as_deref(),
+            Some(&b"canary"[..]),
+            "a layer entry escaped its root"
+        );
+        let _ = std::fs::remove_dir_all(&base);
+    }
+}
