@@ -65,6 +65,22 @@ pub fn parse_config_bytes(data: &[u8], path: &Path) -> Result<(Spec, MountIdmaps
     // and errors that name the field (seccomp's enums) come from it.
     let raw: serde_json::Value =
         serde_json::from_slice(data).with_context(|| format!("parse config {}", path.display()))?;
+    // serde would read a struct from an array (positionally) or from null:
+    // neither is a config.
+    let kind = match &raw {
+        serde_json::Value::Object(_) => None,
+        serde_json::Value::Array(_) => Some("an array"),
+        serde_json::Value::Null => Some("null"),
+        serde_json::Value::Bool(_) => Some("a boolean"),
+        serde_json::Value::Number(_) => Some("a number"),
+        serde_json::Value::String(_) => Some("a string"),
+    };
+    if let Some(kind) = kind {
+        bail!(
+            "parse config {}: expected a JSON object, found {kind}",
+            path.display()
+        );
+    }
     crate::linux::seccomp::validate_json(&raw)?;
     let mount_idmaps = mount_idmaps(&raw)?;
     let spec: Spec =
@@ -73,6 +89,47 @@ pub fn parse_config_bytes(data: &[u8], path: &Path) -> Result<(Spec, MountIdmaps
 }
 
 type MountIdmaps = Vec<Option<crate::linux::idmap::IdMaps>>;
+
+/// `.` and `..` resolved by name, without looking at the filesystem.
+fn lexically_clean(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::from("/");
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(n) => out.push(n),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out
+}
+
+/// Like runc, refuse a root.path that is (or passes through) a symlink: the
+/// rootfs, taken relative to the bundle's real directory, must already be
+/// its own canonical path. A symlink could be swapped between validation
+/// and use, and mounts resolved in it would land elsewhere.
+fn check_rootfs_not_symlink(bundle: &Path, root_path: &Path) -> Result<()> {
+    let joined = if root_path.is_absolute() {
+        root_path.to_path_buf()
+    } else {
+        let real_bundle = std::fs::canonicalize(bundle)
+            .with_context(|| format!("bundle {}", bundle.display()))?;
+        real_bundle.join(root_path)
+    };
+    let clean = lexically_clean(&joined);
+    let real = std::fs::canonicalize(&clean)
+        .with_context(|| format!("root.path: rootfs {}", clean.display()))?;
+    if real != clean {
+        bail!(
+            "root.path: rootfs {} is a symlink or passes through one (resolves to {})",
+            clean.display(),
+            real.display()
+        );
+    }
+    Ok(())
+}
 
 impl Bundle {
     pub fn load(dir: &Path) -> Result<Bundle> {
@@ -96,6 +153,7 @@ impl Bundle {
         if !md.is_dir() {
             bail!("root.path: rootfs {} is not a directory", rootfs.display());
         }
+        check_rootfs_not_symlink(&dir, root.path())?;
         let b = Bundle {
             dir,
             rootfs,

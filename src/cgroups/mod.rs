@@ -436,16 +436,13 @@ impl Cgroup {
         let mut dirs = self.dirs()?;
         // Children first (e.g. sub-cgroups made by `exec --cgroup`).
         dirs.sort();
-        let mut last_err = None;
+        // Stop at the first failure: the others would repeat it, and the
+        // caller keeps the state so that a later delete finishes the job.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
         for dir in dirs {
-            if let Err(e) = remove_tree(&dir) {
-                last_err = Some(e);
-            }
+            remove_tree(&dir, deadline)?;
         }
-        match last_err {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        Ok(())
     }
 }
 
@@ -464,29 +461,46 @@ fn collect_pids(dir: &Path, out: &mut Vec<i32>) -> Result<()> {
     Ok(())
 }
 
-/// rmdir a cgroup directory and any sub-cgroups, retrying while the kernel
-/// still counts exiting tasks in it.
-fn remove_tree(dir: &Path) -> Result<()> {
+/// rmdir a cgroup directory and any sub-cgroups. The kernel may count
+/// tasks that just exited for a moment, so EBUSY with no process left is
+/// retried until `deadline`; a process still in the cgroup (one husk did not
+/// start, moved in from outside) fails at once, naming it.
+fn remove_tree(dir: &Path, deadline: std::time::Instant) -> Result<()> {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
             if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                remove_tree(&e.path())?;
+                remove_tree(&e.path(), deadline)?;
             }
         }
     }
     let mut delay = std::time::Duration::from_micros(200);
-    for _ in 0..40 {
+    let mut grace = 0;
+    loop {
         match std::fs::remove_dir(dir) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                let mut pids = Vec::new();
+                let _ = collect_pids(dir, &mut pids);
+                // A few tries for processes killed a moment ago.
+                if !pids.is_empty() {
+                    grace += 1;
+                    if grace > 20 {
+                        bail!(
+                            "remove cgroup {}: still in use by process(es) {pids:?}",
+                            dir.display()
+                        );
+                    }
+                }
+                if std::time::Instant::now() >= deadline {
+                    bail!("remove cgroup {}: still busy", dir.display());
+                }
                 std::thread::sleep(delay);
-                delay = (delay * 2).min(std::time::Duration::from_millis(50));
+                delay = (delay * 2).min(std::time::Duration::from_millis(20));
             }
             Err(e) => return Err(e).with_context(|| format!("remove cgroup {}", dir.display())),
         }
     }
-    bail!("remove cgroup {}: still busy", dir.display())
 }
 
 // ---------------------------------------------------------------------------

@@ -77,16 +77,17 @@ fn kill_and_wait(c: &Container) -> Result<()> {
 }
 
 /// Remove everything of a stopped container: cgroup, state dir; then run
-/// the poststop hooks (their failures are only logged).
+/// the poststop hooks (their failures are only logged). A cgroup that
+/// cannot be removed (a process from outside still in it) keeps the state
+/// dir, so that `delete --force` can be retried and nothing is orphaned.
 pub fn destroy(c: &Container) -> Result<()> {
     let mut cg = Cgroup::new(&c.state.cgroup_path);
-    let cg_result = cg.destroy();
+    cg.destroy()?;
     if let Some(h) = c.state.hooks.as_ref().and_then(|h| h.poststop().as_ref()) {
         let st = hooks::state_json(c.id(), "stopped", 0, &c.state.bundle, &c.state.annotations);
         if let Err(e) = hooks::run_all("poststop", h, &st) {
             crate::logging::warn(&format!("{e:#}"));
         }
     }
-    c.remove_dir()?;
-    cg_result
+    c.remove_dir()
 }

@@ -89,7 +89,19 @@ fn exec_tools() -> Result<i32> {
 pub fn main(dispatch: fn(&Cli, &Command) -> Result<i32>) -> ! {
     use clap::Parser;
     use std::io::Write;
-    let cli = Cli::parse_from(crate::cli::normalize_args(std::env::args().collect()));
+    // Ids, flags and paths are handled as UTF-8: refuse other bytes with
+    // one line instead of std::env::args()'s panic.
+    let mut args = Vec::new();
+    for a in std::env::args_os() {
+        match a.into_string() {
+            Ok(a) => args.push(a),
+            Err(a) => {
+                eprintln!("invalid argument {a:?}: not valid UTF-8");
+                std::process::exit(1);
+            }
+        }
+    }
+    let cli = Cli::parse_from(crate::cli::normalize_args(args));
     if cli.version {
         print_version();
         std::process::exit(0);
