@@ -1,6 +1,6 @@
 use crate::cli::ListArgs;
 use crate::container::Container;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use std::path::Path;
 
 #[derive(serde::Serialize)]
@@ -26,7 +26,10 @@ pub fn run(root: &Path, a: &ListArgs) -> Result<()> {
             .filter_map(|e| e.file_name().into_string().ok())
             .collect(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => vec![],
-        Err(e) => return Err(e.into()),
+        Err(e) => {
+            crate::container::check_root(root)?;
+            return Err(e).with_context(|| format!("read --root directory {}", root.display()));
+        }
     };
     ids.sort();
     if a.quiet {
@@ -40,7 +43,14 @@ pub fn run(root: &Path, a: &ListArgs) -> Result<()> {
     }
     let containers: Vec<(Container, &'static str)> = ids
         .iter()
-        .filter_map(|id| Container::load(root, id).ok())
+        .filter_map(|id| match Container::load(root, id) {
+            Ok(c) => Some(c),
+            // As runc: name the broken one on stderr, list the others.
+            Err(e) => {
+                eprintln!("load container {id}: {e:#}");
+                None
+            }
+        })
         .map(|c| {
             let s = c.status().as_str();
             (c, s)

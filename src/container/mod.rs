@@ -4,7 +4,7 @@
 pub mod state;
 
 use crate::error::HuskError;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use state::{State, Status};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -56,11 +56,27 @@ fn flock(fd: &OwnedFd, op: libc::c_int) -> bool {
     .is_ok()
 }
 
+fn is_not_found(e: &anyhow::Error) -> bool {
+    e.root_cause()
+        .downcast_ref::<std::io::Error>()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+}
+
+/// `--root` may be missing (it is made on create) but not something else
+/// than a directory.
+pub fn check_root(root: &Path) -> Result<()> {
+    match std::fs::metadata(root) {
+        Ok(md) if !md.is_dir() => bail!("--root {}: not a directory", root.display()),
+        _ => Ok(()),
+    }
+}
+
 impl Container {
     /// Make the state directory of a new container, locked. EEXIST means
     /// the id is taken.
     pub fn create_dir(root: &Path, id: &str) -> Result<Container> {
         validate_id(id)?;
+        check_root(root)?;
         std::fs::create_dir_all(root)
             .with_context(|| format!("create root directory {}", root.display()))?;
         let dir = root.join(id);
@@ -106,7 +122,10 @@ impl Container {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     return Err(HuskError::NotExist(id.to_string()).into())
                 }
-                Err(e) => return Err(e).with_context(|| format!("open {}", dir.display())),
+                Err(e) => {
+                    check_root(root)?;
+                    return Err(e).with_context(|| format!("open {}", dir.display()));
+                }
             };
             flock(&fd, libc::LOCK_EX);
             Some(fd)
@@ -115,10 +134,17 @@ impl Container {
         };
         // Unlocked (`state`, `list`), the directory is not opened: only
         // when state.json cannot be read does it matter whether it exists.
+        // A missing state.json is a create killed between mkdir and the
+        // first save: nothing else exists yet, so it reads as stopped and
+        // `delete` removes the directory (runc does the same). One that
+        // exists but does not parse is refused: its process and cgroup are
+        // unknown, and deleting the directory would orphan them.
         let state = match State::load(&dir) {
             Ok(s) => s,
+            Err(e) if !is_not_found(&e) => return Err(e),
             Err(_) if !lock && !dir.is_dir() => {
-                return Err(HuskError::NotExist(id.to_string()).into())
+                check_root(root)?;
+                return Err(HuskError::NotExist(id.to_string()).into());
             }
             Err(_) => State {
                 id: id.to_string(),
