@@ -20,10 +20,16 @@ pub struct Container {
 
 /// runc's rule for ids: letters, digits, `_ + - .`, and not `.` or `..`.
 pub fn validate_id(id: &str) -> Result<()> {
+    // The id names a directory: a file name is at most 255 bytes.
+    if id.len() > 255 {
+        anyhow::bail!(
+            "invalid container id: {} bytes long, at most 255 allowed",
+            id.len()
+        );
+    }
     let ok = !id.is_empty()
         && id != "."
         && id != ".."
-        && id.len() <= 1024
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b));

@@ -95,12 +95,16 @@ fn run_one(h: &Hook, state: &str) -> Result<()> {
     }
     let out = child.wait_with_output().context("wait for hook")?;
     if !out.status.success() {
-        bail!(
-            "{}, stdout: {}, stderr: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout).trim(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        // What the hook printed, if anything, on the same line.
+        let mut msg = out.status.to_string();
+        for (name, data) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            let text = String::from_utf8_lossy(data);
+            let text = text.trim();
+            if !text.is_empty() {
+                msg.push_str(&format!(", {name}: {}", text.replace('\n', " | ")));
+            }
+        }
+        bail!("{msg}");
     }
     Ok(())
 }
