@@ -31,6 +31,8 @@ enum Expect {
     Accepted,
 }
 
+type AfterFn = Box<dyn Fn(&Fixture)>;
+
 struct Case {
     /// Short name, for failures.
     name: &'static str,
@@ -41,7 +43,7 @@ struct Case {
     expect: Expect,
     /// Undoes what the row did to an existing container, before the
     /// nothing-left check (e.g. restores a state.json it broke).
-    after: Option<Box<dyn Fn(&Fixture)>>,
+    after: Option<AfterFn>,
 }
 
 /// Runs husk with `--root` and arguments that need not be UTF-8.
@@ -205,7 +207,9 @@ fn cases() -> Vec<Case> {
     case!(
         "lone-surrogate",
         "`\\ud800` escape with no low surrogate",
-        Error("parse config <bundle>/config.json: unexpected end of hex escape at line 1 column 45"),
+        Error(
+            "parse config <bundle>/config.json: unexpected end of hex escape at line 1 column 45"
+        ),
         |fx| create_with_text(fx, br#"{"ociVersion": "1.0.2", "hostname": "a\ud800b"}"#)
     );
     case!(
@@ -231,13 +235,17 @@ fn cases() -> Vec<Case> {
     case!(
         "process-number",
         "`\"process\": 5`",
-        Error("parse config <bundle>/config.json: invalid type: integer `5`, expected struct Process"),
+        Error(
+            "parse config <bundle>/config.json: invalid type: integer `5`, expected struct Process"
+        ),
         |fx| create_with(fx, |c| c["process"] = json!(5))
     );
     case!(
         "args-string",
         "`\"args\": \"sh\"`",
-        Error("parse config <bundle>/config.json: invalid type: string \"sh\", expected a sequence"),
+        Error(
+            "parse config <bundle>/config.json: invalid type: string \"sh\", expected a sequence"
+        ),
         |fx| create_with(fx, |c| c["process"]["args"] = json!("sh"))
     );
     case!(
@@ -255,7 +263,9 @@ fn cases() -> Vec<Case> {
     case!(
         "uid-too-big",
         "`\"uid\": 4294967296`",
-        Error("parse config <bundle>/config.json: invalid value: integer `4294967296`, expected u32"),
+        Error(
+            "parse config <bundle>/config.json: invalid value: integer `4294967296`, expected u32"
+        ),
         |fx| create_with(fx, |c| c["process"]["user"]["uid"] = json!(4294967296u64))
     );
     case!(
@@ -299,7 +309,10 @@ fn cases() -> Vec<Case> {
         "`pid` namespace listed twice",
         Error("linux.namespaces: duplicate namespace pid"),
         |fx| create_with(fx, |c| {
-            c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "pid"}))
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "pid"}))
         })
     );
     case!(
@@ -327,7 +340,10 @@ fn cases() -> Vec<Case> {
         "a mount without `destination`",
         Error("parse config <bundle>/config.json: missing field `destination`"),
         |fx| create_with(fx, |c| {
-            c["mounts"].as_array_mut().unwrap().push(json!({"type": "tmpfs", "source": "tmpfs"}))
+            c["mounts"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "tmpfs", "source": "tmpfs"}))
         })
     );
     case!(
@@ -335,7 +351,10 @@ fn cases() -> Vec<Case> {
         "mount destination `rel`",
         Error("mounts: destination rel must be an absolute path"),
         |fx| create_with(fx, |c| {
-            c["mounts"].as_array_mut().unwrap().push(json!({"destination": "rel", "type": "tmpfs", "source": "tmpfs"}))
+            c["mounts"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"destination": "rel", "type": "tmpfs", "source": "tmpfs"}))
         })
     );
     case!(
@@ -396,11 +415,21 @@ fn cases() -> Vec<Case> {
         |fx| {
             let dest = format!("/../../../tmp/{}-escape", fx.id);
             let out = create_with(fx, |c| {
-                c["mounts"].as_array_mut().unwrap().push(json!({"destination": dest, "type": "tmpfs", "source": "tmpfs"}))
+                c["mounts"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"destination": dest, "type": "tmpfs", "source": "tmpfs"}))
             });
             let host = format!("/tmp/{}-escape", fx.id);
-            assert!(!Path::new(&host).exists(), "mount escaped the rootfs to {host}");
-            assert!(fx.rootfs.join("tmp").join(format!("{}-escape", fx.id)).is_dir());
+            assert!(
+                !Path::new(&host).exists(),
+                "mount escaped the rootfs to {host}"
+            );
+            assert!(fx
+                .rootfs
+                .join("tmp")
+                .join(format!("{}-escape", fx.id))
+                .is_dir());
             if out.status.success() {
                 delete_force(fx);
             }
@@ -492,12 +521,42 @@ fn cases() -> Vec<Case> {
     // --- hostile ids --------------------------------------------------------
     for (name, input, id, msg) in [
         ("id-empty", "id ``", "", "invalid container id format: \"\""),
-        ("id-dot", "id `.`", ".", "invalid container id format: \".\""),
-        ("id-dotdot", "id `..`", "..", "invalid container id format: \"..\""),
-        ("id-escape", "id `../x`", "../x", "invalid container id format: \"../x\""),
-        ("id-slash", "id `a/b`", "a/b", "invalid container id format: \"a/b\""),
-        ("id-space", "id `a b`", "a b", "invalid container id format: \"a b\""),
-        ("id-newline", "id `a\\nb`", "a\nb", "invalid container id format: \"a\\nb\""),
+        (
+            "id-dot",
+            "id `.`",
+            ".",
+            "invalid container id format: \".\"",
+        ),
+        (
+            "id-dotdot",
+            "id `..`",
+            "..",
+            "invalid container id format: \"..\"",
+        ),
+        (
+            "id-escape",
+            "id `../x`",
+            "../x",
+            "invalid container id format: \"../x\"",
+        ),
+        (
+            "id-slash",
+            "id `a/b`",
+            "a/b",
+            "invalid container id format: \"a/b\"",
+        ),
+        (
+            "id-space",
+            "id `a b`",
+            "a b",
+            "invalid container id format: \"a b\"",
+        ),
+        (
+            "id-newline",
+            "id `a\\nb`",
+            "a\nb",
+            "invalid container id format: \"a\\nb\"",
+        ),
         ("id-dash", "id `-x` (after `--`)", "-x", ""),
     ] {
         let expect = if msg.is_empty() { Accepted } else { Error(msg) };
@@ -554,7 +613,12 @@ fn cases() -> Vec<Case> {
             cmd.arg("--root").arg(&f);
             cmd.args(["create", "--bundle", fx.bundle_str(), &fx.id]);
             fx.write_config();
-            run_with_timeout(cmd, &fx.dir.join("rf.out"), &fx.dir.join("rf.err"), COMMAND_TIMEOUT)
+            run_with_timeout(
+                cmd,
+                &fx.dir.join("rf.out"),
+                &fx.dir.join("rf.err"),
+                COMMAND_TIMEOUT,
+            )
         }
     );
     case!(
@@ -569,9 +633,22 @@ fn cases() -> Vec<Case> {
             let mut cmd = Command::new(runtime());
             cmd.arg("--root").arg(&at);
             cmd.args(["create", "--bundle", fx.bundle_str(), &fx.id]);
-            let out = run_with_timeout(cmd, &fx.dir.join("full.out"), &fx.dir.join("full.err"), COMMAND_TIMEOUT);
-            let left: Vec<_> = fs::read_dir(&at).unwrap().flatten().map(|e| e.file_name()).collect();
-            assert_eq!(left, vec![OsString::from("fill")], "left on the full --root");
+            let out = run_with_timeout(
+                cmd,
+                &fx.dir.join("full.out"),
+                &fx.dir.join("full.err"),
+                COMMAND_TIMEOUT,
+            );
+            let left: Vec<_> = fs::read_dir(&at)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name())
+                .collect();
+            assert_eq!(
+                left,
+                vec![OsString::from("fill")],
+                "left on the full --root"
+            );
             out
         }
     );
@@ -598,7 +675,9 @@ fn cases() -> Vec<Case> {
     );
 
     // --- commands on the wrong container ----------------------------------
-    for cmd in ["state", "start", "kill", "delete", "pause", "resume", "ps", "events", "update"] {
+    for cmd in [
+        "state", "start", "kill", "delete", "pause", "resume", "ps", "events", "update",
+    ] {
         case!(
             Box::leak(format!("unknown-{cmd}").into_boxed_str()),
             Box::leak(format!("`{cmd}` of an unknown id").into_boxed_str()),
@@ -784,7 +863,11 @@ fn bad_inputs_table() {
         if print {
             eprintln!("{:<24} {:?} {got}", case.name, out.status.code());
         }
-        let shown = if oracle { oracle_message(&got) } else { got.clone() };
+        let shown = if oracle {
+            oracle_message(&got)
+        } else {
+            got.clone()
+        };
         let result = match out.status.code() {
             Some(0) => "accepted".to_string(),
             Some(c) => format!("exit {c}: `{}`", shown.replace('|', "\\|")),

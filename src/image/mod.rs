@@ -18,10 +18,10 @@
 //! (unmounted first) if a later step fails.
 
 mod config;
-#[doc(hidden)]
-pub mod fuzzing;
 mod digest;
 mod fs;
+#[doc(hidden)]
+pub mod fuzzing;
 mod progress;
 mod select;
 mod source;
