@@ -8,7 +8,9 @@
 //! is read-only and a fresh tmpfs (nodev, nosuid) on /tmp is the only
 //! writable place. A bug that escapes the layer's root then fails with
 //! EROFS instead of writing to the host, and an escape inside the scratch
-//! tmpfs is caught by the check after each layer.
+//! tmpfs is caught by the check after each layer. The directories the
+//! fuzzer itself writes (corpus, artifacts; found on its command line) are
+//! bound back in writable.
 
 use super::progress::Interrupt;
 use super::select::{host_platform, parse_platform, select};
@@ -28,6 +30,21 @@ pub fn sandbox() {
         return;
     }
     use nix::mount::{mount, MsFlags};
+    use std::os::fd::AsRawFd;
+    // Where libFuzzer writes (new corpus units, crash artifacts), held open
+    // so it can be bound back in writable once everything else is not.
+    let keep: Vec<(PathBuf, std::fs::File)> = fuzzer_output_dirs()
+        .into_iter()
+        .filter_map(|p| {
+            use std::os::unix::fs::OpenOptionsExt;
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+                .open(&p)
+                .ok()?;
+            Some((p, f))
+        })
+        .collect();
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
         .expect("fuzz sandbox: unshare(CLONE_NEWNS) (run as root)");
     mount(
@@ -64,7 +81,67 @@ pub fn sandbox() {
     )
     .expect("fuzz sandbox: tmpfs on /tmp");
     std::fs::create_dir_all(SCRATCH).expect("fuzz sandbox: scratch directory");
+    for (p, f) in &keep {
+        let src = format!("/proc/self/fd/{}", f.as_raw_fd());
+        // (Under /tmp the path must be made again on the new tmpfs.)
+        let _ = std::fs::create_dir_all(p);
+        mount(
+            Some(src.as_str()),
+            p.as_path(),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .unwrap_or_else(|e| panic!("fuzz sandbox: bind {} back: {e}", p.display()));
+        mount(
+            None::<&str>,
+            p.as_path(),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT,
+            None::<&str>,
+        )
+        .unwrap_or_else(|e| panic!("fuzz sandbox: make {} writable: {e}", p.display()));
+    }
     DONE.with(|d| d.set(true));
+}
+
+/// The directories a libFuzzer run writes to, from its command line: the
+/// corpus directories and the directory of `-artifact_prefix` or
+/// `-exact_artifact_path`.
+fn fuzzer_output_dirs() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for a in std::env::args_os().skip(1) {
+        let Some(a) = a.to_str() else { continue };
+        let p = if let Some(v) = a.strip_prefix("-artifact_prefix=") {
+            if v.ends_with('/') {
+                PathBuf::from(v)
+            } else {
+                Path::new(v)
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default()
+            }
+        } else if let Some(v) = a.strip_prefix("-exact_artifact_path=") {
+            Path::new(v)
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default()
+        } else if a.starts_with('-') {
+            continue;
+        } else {
+            PathBuf::from(a)
+        };
+        if let Ok(p) = std::fs::canonicalize(if p.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            &p
+        }) {
+            if p.is_dir() && p != Path::new("/") && !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out
 }
 
 /// mountinfo escapes space, tab, newline and backslash as \ooo.
