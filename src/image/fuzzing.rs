@@ -5,8 +5,8 @@
 //!
 //! Unpacking runs as root and writes files, so [`sandbox`] first moves the
 //! calling thread into a private mount namespace in which every host mount
-//! is read-only and a fresh tmpfs (nodev, nosuid) on /tmp is the only
-//! writable place. A bug that escapes the layer's root then fails with
+//! is read-only and a fresh tmpfs (nodev, nosuid) on /tmp/husk-fuzz is the
+//! only writable place. A bug that escapes the layer's root then fails with
 //! EROFS instead of writing to the host, and an escape inside the scratch
 //! tmpfs is caught by the check after each layer. The directories the
 //! fuzzer itself writes (corpus, artifacts; found on its command line) are
@@ -30,21 +30,10 @@ pub fn sandbox() {
         return;
     }
     use nix::mount::{mount, MsFlags};
-    use std::os::fd::AsRawFd;
-    // Where libFuzzer writes (new corpus units, crash artifacts), held open
-    // so it can be bound back in writable once everything else is not.
-    let keep: Vec<(PathBuf, std::fs::File)> = fuzzer_output_dirs()
-        .into_iter()
-        .filter_map(|p| {
-            use std::os::unix::fs::OpenOptionsExt;
-            let f = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
-                .open(&p)
-                .ok()?;
-            Some((p, f))
-        })
-        .collect();
+    // Where libFuzzer writes (new corpus units, crash artifacts): these
+    // stay writable.
+    let keep = fuzzer_output_dirs();
+    std::fs::create_dir_all(SCRATCH).expect("fuzz sandbox: scratch directory");
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
         .expect("fuzz sandbox: unshare(CLONE_NEWNS) (run as root)");
     mount(
@@ -55,12 +44,26 @@ pub fn sandbox() {
         None::<&str>,
     )
     .expect("fuzz sandbox: make / private");
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
+    // A mount of their own, which the read-only pass below skips.
+    for p in &keep {
+        mount(
+            Some(p.as_path()),
+            p.as_path(),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .unwrap_or_else(|e| panic!("fuzz sandbox: bind {}: {e}", p.display()));
+    }
+    let mountinfo = std::fs::read_to_string("/proc/thread-self/mountinfo").expect("read mountinfo");
     for line in mountinfo.lines() {
         let Some(mp) = line.split(' ').nth(4) else {
             continue;
         };
         let mp = unescape(mp);
+        if keep.iter().any(|k| k.as_os_str() == mp.as_str()) {
+            continue;
+        }
         let r = mount(
             None::<&str>,
             mp.as_str(),
@@ -74,34 +77,12 @@ pub fn sandbox() {
     }
     mount(
         Some("tmpfs"),
-        "/tmp",
+        SCRATCH,
         Some("tmpfs"),
         MsFlags::MS_NODEV | MsFlags::MS_NOSUID,
         Some("size=256m"),
     )
-    .expect("fuzz sandbox: tmpfs on /tmp");
-    std::fs::create_dir_all(SCRATCH).expect("fuzz sandbox: scratch directory");
-    for (p, f) in &keep {
-        let src = format!("/proc/self/fd/{}", f.as_raw_fd());
-        // (Under /tmp the path must be made again on the new tmpfs.)
-        let _ = std::fs::create_dir_all(p);
-        mount(
-            Some(src.as_str()),
-            p.as_path(),
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .unwrap_or_else(|e| panic!("fuzz sandbox: bind {} back: {e}", p.display()));
-        mount(
-            None::<&str>,
-            p.as_path(),
-            None::<&str>,
-            MsFlags::MS_BIND | MsFlags::MS_REMOUNT,
-            None::<&str>,
-        )
-        .unwrap_or_else(|e| panic!("fuzz sandbox: make {} writable: {e}", p.display()));
-    }
+    .expect("fuzz sandbox: tmpfs on the scratch directory");
     DONE.with(|d| d.set(true));
 }
 
