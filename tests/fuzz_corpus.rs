@@ -4,8 +4,8 @@
 //! may panic. A panicking input is written to
 //! `target/fuzz-failures/<target>-<n>` for `cargo fuzz run <target> FILE`.
 //!
-//! `HUSK_FUZZ_MUTATIONS=N` sets the mutations per corpus file (default
-//! below). The image and layer targets need root (their sandbox is a
+//! `HUSK_FUZZ_MUTATIONS=N` sets the number of mutated inputs per target,
+//! made round-robin from the corpus files (default below). The image and layer targets need root (their sandbox is a
 //! private mount namespace); they are skipped otherwise.
 
 use std::path::PathBuf;
@@ -142,10 +142,9 @@ fn run(target: &str, f: fn(&[u8]), mutations: usize) {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ target.len() as u64);
     let mut failures = Vec::new();
     let mut inputs: Vec<Vec<u8>> = seeds.clone();
-    for s in &seeds {
-        for _ in 0..mutations {
-            inputs.push(mutate(&mut rng, s, &seeds));
-        }
+    for i in 0..mutations {
+        let s = &seeds[i % seeds.len()];
+        inputs.push(mutate(&mut rng, s, &seeds));
     }
     let quiet = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
@@ -176,17 +175,17 @@ fn is_root() -> bool {
 
 #[test]
 fn config() {
-    run("config", husk::fuzzing::config, 3000);
+    run("config", husk::fuzzing::config, 12000);
 }
 
 #[test]
 fn state() {
-    run("state", husk::fuzzing::state, 3000);
+    run("state", husk::fuzzing::state, 8000);
 }
 
 #[test]
 fn seccomp() {
-    run("seccomp", husk::fuzzing::seccomp, 1000);
+    run("seccomp", husk::fuzzing::seccomp, 3000);
 }
 
 #[test]
@@ -195,7 +194,7 @@ fn image_archive() {
         eprintln!("skipped: the image sandbox needs root");
         return;
     }
-    run("image_archive", husk::fuzzing::image_archive, 1000);
+    run("image_archive", husk::fuzzing::image_archive, 3000);
 }
 
 #[test]
@@ -204,5 +203,5 @@ fn tar_layer() {
         eprintln!("skipped: the layer sandbox needs root");
         return;
     }
-    run("tar_layer", husk::fuzzing::tar_layer, 1000);
+    run("tar_layer", husk::fuzzing::tar_layer, 5000);
 }
