@@ -870,7 +870,15 @@ fn bad_inputs_table() {
         };
         let result = match out.status.code() {
             Some(0) => "accepted".to_string(),
-            Some(c) => format!("exit {c}: `{}`", shown.replace('|', "\\|")),
+            Some(c) => {
+                let text = shown.replace('|', "\\|");
+                // A code span holding backticks needs a longer fence.
+                if text.contains('`') {
+                    format!("exit {c}: `` {text} ``")
+                } else {
+                    format!("exit {c}: `{text}`")
+                }
+            }
             None => "killed by a signal".to_string(),
         };
         table.push_str(&format!("{}\t{}\t{}\n", case.name, case.input, result));
