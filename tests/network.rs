@@ -1057,3 +1057,48 @@ fn man_page_covers_every_subcommand_and_flag() {
         }
     }
 }
+
+/// husk SIGKILLed during `create` after the createRuntime hook attached the
+/// container (and again just before the state is saved): `delete --force`
+/// runs the poststop hook from the saved state, and the address, veth,
+/// port forward and bridge are all released.
+#[test]
+fn crash_after_attach_then_delete_force_releases_the_network() {
+    if !require_net() || !cfg!(debug_assertions) {
+        return;
+    }
+    for point in ["create:after-mounts", "create:before-save"] {
+        let net = TestNet::new();
+        let fx = Fixture::new("net-crash");
+        fx.config_mut()["hooks"] = net.hooks(&["--publish", &format!("{}:80/tcp", free_port())]);
+        fx.set_args(&["sleep", "100"]);
+        fx.write_config();
+        let mut cmd = Command::new(HUSK);
+        cmd.args([
+            "--root",
+            fx.root_str(),
+            "create",
+            "--bundle",
+            fx.bundle_str(),
+            &fx.id,
+        ]);
+        cmd.env("HUSK_CRASH_AT", point);
+        let out = run_with_timeout(
+            cmd,
+            &fx.dir.join("crash.out"),
+            &fx.dir.join("crash.err"),
+            COMMAND_TIMEOUT,
+        );
+        assert!(
+            !out.status.success(),
+            "{point}: create did not stop:\n{}",
+            describe(&out)
+        );
+        // Allocated (the veth itself may already be gone with the init's
+        // network namespace: the init dies with its creator).
+        let veth = net.veth_of(&fx.id);
+        fx.run_ok(&["delete", "--force", &fx.id]);
+        assert_nothing_left(&fx, &fx.id);
+        net.assert_gone(&[veth]);
+    }
+}
