@@ -102,6 +102,9 @@ fn running(fx: &Fixture) {
     fx.start_sleeper();
 }
 
+/// The process of the foreign-process row, killed by its `after`.
+static FOREIGN: std::sync::Mutex<Option<std::process::Child>> = std::sync::Mutex::new(None);
+
 /// A tmpfs with no room left, unmounted when dropped.
 struct FullDisk(std::path::PathBuf);
 
@@ -650,6 +653,42 @@ fn cases() -> Vec<Case> {
                 "left on the full --root"
             );
             out
+        }
+    );
+    case!(
+        "foreign-process-in-cgroup",
+        "a process from outside moved into the container's cgroup, then `delete --force`",
+        Error("remove cgroup <cgroup>: still in use by process(es) [<pid>]"),
+        |fx| {
+            running(fx);
+            let child = Command::new("sleep").arg("100").spawn().unwrap();
+            let pid = child.id().to_string();
+            *FOREIGN.lock().unwrap() = Some(child);
+            let mut dirs = cgroup_dirs_of(&fx.id);
+            dirs.sort();
+            for d in &dirs {
+                let _ = fs::write(d.join("cgroup.procs"), &pid);
+            }
+            let mut out = fx.husk(&["delete", "--force", &fx.id]);
+            // The state stays, for a later delete to finish the job.
+            if is_husk() {
+                assert!(fx.state_dir(&fx.id).join("state.json").exists());
+            }
+            let mut err = String::from_utf8_lossy(&out.stderr).replace(&pid, "<pid>");
+            for d in &dirs {
+                err = err.replace(d.to_str().unwrap(), "<cgroup>");
+            }
+            out.stderr = err.into_bytes();
+            out
+        },
+        after | fx | {
+            if let Some(mut c) = FOREIGN.lock().unwrap().take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            if fx.state_dir(&fx.id).exists() {
+                delete_force(fx);
+            }
         }
     );
     case!(
