@@ -476,6 +476,20 @@ fn hugepage_limits_are_written_and_checked() {
         &fx,
         json!({ "hugepageLimits": [{ "pageSize": "2MB", "limit": 4194304 }] }),
     );
+    // A hybrid host whose cgroup2 root does not have hugetlb enabled: husk
+    // refuses rather than change the host's root.
+    let root_enabled = fs::read_to_string("/sys/fs/cgroup/unified/cgroup.subtree_control")
+        .unwrap_or_default()
+        .split_whitespace()
+        .any(|c| c == "hugetlb");
+    if !is_v2() && !v1_hugetlb && !root_enabled {
+        let err = create_fails_cleanly(&fx);
+        assert!(err.contains("hugepageLimits"), "{err}");
+        let after = fs::read_to_string("/sys/fs/cgroup/unified/cgroup.subtree_control")
+            .unwrap_or_default();
+        assert!(!after.contains("hugetlb"), "the host's cgroup2 root was changed");
+        return;
+    }
     fx.start_sleeper();
     let got = if is_v2() {
         cg_read(&fx.id, "", "hugetlb.2MB.max")

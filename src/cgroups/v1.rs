@@ -127,9 +127,28 @@ fn validate(d: &Dirs, res: &LinuxResources, skip_devices: bool) -> Result<()> {
         .as_ref()
         .is_some_and(|h| !h.is_empty())
         && d.get("hugetlb").is_none()
-        && d.unified_with("hugetlb").is_none()
     {
-        d.need("hugetlb", "hugepageLimits")?;
+        match d.unified_with("hugetlb") {
+            None => {
+                d.need("hugetlb", "hugepageLimits")?;
+            }
+            // Only where the host already enabled hugetlb at the root of
+            // its cgroup2 mount: turning it on there is a host-wide change
+            // that outlives the container (and keeps a v1 hugetlb
+            // hierarchy from ever being mounted).
+            Some((mount, _)) => {
+                let f = mount.join("cgroup.subtree_control");
+                let enabled = std::fs::read_to_string(&f).unwrap_or_default();
+                if !enabled.split_whitespace().any(|c| c == "hugetlb") {
+                    bail!(
+                        "linux.resources.hugepageLimits: this hybrid host has no v1 hugetlb \
+                         hierarchy and hugetlb is not enabled in {}; husk does not change the \
+                         host's cgroup root (mount a v1 hugetlb hierarchy, or enable it there)",
+                        f.display()
+                    );
+                }
+            }
+        }
     }
     if let Some(n) = res.network() {
         if n.class_id().unwrap_or(0) != 0 {
