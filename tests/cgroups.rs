@@ -485,9 +485,12 @@ fn hugepage_limits_are_written_and_checked() {
     if !is_v2() && !v1_hugetlb && !root_enabled {
         let err = create_fails_cleanly(&fx);
         assert!(err.contains("hugepageLimits"), "{err}");
-        let after = fs::read_to_string("/sys/fs/cgroup/unified/cgroup.subtree_control")
-            .unwrap_or_default();
-        assert!(!after.contains("hugetlb"), "the host's cgroup2 root was changed");
+        let after =
+            fs::read_to_string("/sys/fs/cgroup/unified/cgroup.subtree_control").unwrap_or_default();
+        assert!(
+            !after.contains("hugetlb"),
+            "the host's cgroup2 root was changed"
+        );
         return;
     }
     fx.start_sleeper();
