@@ -18,7 +18,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::time::Duration;
 
 use common::*;
 use serde_json::json;
@@ -71,6 +70,13 @@ fn create_with_text(fx: &Fixture, text: &[u8]) -> Output {
 fn create_with(fx: &Fixture, edit: impl Fn(&mut serde_json::Value)) -> Output {
     edit(&mut fx.config_mut());
     fx.husk(&["create", "--bundle", fx.bundle_str(), &fx.id])
+}
+
+/// The config joins the network namespace at `path` instead of making one.
+fn join_netns(c: &mut serde_json::Value, path: &str) {
+    let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+    ns.retain(|n| n["type"] != "network");
+    ns.push(json!({"type": "network", "path": path}));
 }
 
 /// A created container whose state.json is then replaced by `text`.
@@ -322,21 +328,13 @@ fn cases() -> Vec<Case> {
         "namespace-path-missing",
         "namespace `path` that does not exist",
         Error("linux.namespaces: net path /nonexistent/ns does not exist"),
-        |fx| create_with(fx, |c| {
-            let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
-            ns.retain(|n| n["type"] != "network");
-            ns.push(json!({"type": "network", "path": "/nonexistent/ns"}));
-        })
+        |fx| create_with(fx, |c| join_netns(c, "/nonexistent/ns"))
     );
     case!(
         "namespace-path-not-ns",
         "namespace `path` that is a plain file",
         Error("setns net (linux.namespaces): EINVAL: Invalid argument"),
-        |fx| create_with(fx, |c| {
-            let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
-            ns.retain(|n| n["type"] != "network");
-            ns.push(json!({"type": "network", "path": "/etc/hostname"}));
-        })
+        |fx| create_with(fx, |c| join_netns(c, "/etc/hostname"))
     );
     case!(
         "mount-no-destination",
@@ -612,16 +610,8 @@ fn cases() -> Vec<Case> {
         |fx| {
             let f = fx.dir.join("state-file");
             fs::write(&f, "").unwrap();
-            let mut cmd = Command::new(runtime());
-            cmd.arg("--root").arg(&f);
-            cmd.args(["create", "--bundle", fx.bundle_str(), &fx.id]);
-            fx.write_config();
-            run_with_timeout(
-                cmd,
-                &fx.dir.join("rf.out"),
-                &fx.dir.join("rf.err"),
-                COMMAND_TIMEOUT,
-            )
+            let f = f.to_str().unwrap();
+            fx.husk_raw(&["--root", f, "create", "--bundle", fx.bundle_str(), &fx.id])
         }
     );
     case!(
@@ -632,16 +622,15 @@ fn cases() -> Vec<Case> {
             let at = fx.dir.join("full");
             let _full = FullDisk::new(&at);
             fx.set_args(&["sleep", "100"]);
-            fx.write_config();
-            let mut cmd = Command::new(runtime());
-            cmd.arg("--root").arg(&at);
-            cmd.args(["create", "--bundle", fx.bundle_str(), &fx.id]);
-            let out = run_with_timeout(
-                cmd,
-                &fx.dir.join("full.out"),
-                &fx.dir.join("full.err"),
-                COMMAND_TIMEOUT,
-            );
+            let root = at.to_str().unwrap();
+            let out = fx.husk_raw(&[
+                "--root",
+                root,
+                "create",
+                "--bundle",
+                fx.bundle_str(),
+                &fx.id,
+            ]);
             let left: Vec<_> = fs::read_dir(&at)
                 .unwrap()
                 .flatten()
@@ -829,30 +818,14 @@ fn normalised_stderr(fx: &Fixture, out: &Output) -> String {
 /// Everything of the fixture gone: no state dir (of any id), cgroup,
 /// process, or mount under its directory.
 fn check_nothing_left(fx: &Fixture) -> Result<(), String> {
-    let st = fx.state_dir(&fx.id);
-    if st.exists() {
-        return Err(format!("state directory {} left", st.display()));
+    if let Some(left) = leftovers_of(fx, &fx.id) {
+        return Err(left);
     }
     if let Ok(rd) = fs::read_dir(&fx.root) {
         let left: Vec<_> = rd.flatten().map(|e| e.file_name()).collect();
         if !left.is_empty() {
             return Err(format!("left in --root: {left:?}"));
         }
-    }
-    let cgs = cgroup_dirs_of(&fx.id);
-    if !cgs.is_empty() {
-        return Err(format!("cgroups left: {cgs:?}"));
-    }
-    let mut procs = Vec::new();
-    wait_until(Duration::from_secs(2), || {
-        procs = processes_under(&fx.dir)
-            .into_iter()
-            .filter(|p| process_alive(*p))
-            .collect();
-        procs.is_empty()
-    });
-    if !procs.is_empty() {
-        return Err(format!("processes left: {procs:?}"));
     }
     let mounts = mounts_under(&fx.dir);
     if !mounts.is_empty() {

@@ -5,8 +5,9 @@
 //! `target/fuzz-failures/<target>-<n>` for `cargo fuzz run <target> FILE`.
 //!
 //! `HUSK_FUZZ_MUTATIONS=N` sets the number of mutated inputs per target,
-//! made round-robin from the corpus files (default below). The image and layer targets need root (their sandbox is a
-//! private mount namespace); they are skipped otherwise.
+//! made round-robin from the corpus files (default below). The image and
+//! layer targets need root (their sandbox is a private mount namespace);
+//! they are skipped otherwise.
 
 use std::path::PathBuf;
 

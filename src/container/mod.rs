@@ -22,7 +22,7 @@ pub struct Container {
 pub fn validate_id(id: &str) -> Result<()> {
     // The id names a directory: a file name is at most 255 bytes.
     if id.len() > 255 {
-        anyhow::bail!(
+        bail!(
             "invalid container id: {} bytes long, at most 255 allowed",
             id.len()
         );
@@ -34,7 +34,7 @@ pub fn validate_id(id: &str) -> Result<()> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b));
     if !ok {
-        anyhow::bail!("invalid container id format: {id:?}");
+        bail!("invalid container id format: {id:?}");
     }
     Ok(())
 }

@@ -845,13 +845,17 @@ impl Drop for Fixture {
 // ---------------------------------------------------------------------------
 // Assertions on what a container leaves behind
 
-/// Asserts the runtime left nothing of container `id` behind: no state
-/// directory, no cgroup, no process in the fixture's bundle.
-pub fn assert_nothing_left(fx: &Fixture, id: &str) {
+/// What the runtime left of container `id`, if anything: its state
+/// directory, a cgroup, or a process in the fixture's bundle.
+pub fn leftovers_of(fx: &Fixture, id: &str) -> Option<String> {
     let st = fx.state_dir(id);
-    assert!(!st.exists(), "state directory {} left behind", st.display());
+    if st.exists() {
+        return Some(format!("state directory {} left behind", st.display()));
+    }
     let cgs = cgroup_dirs_of(id);
-    assert!(cgs.is_empty(), "cgroups left behind: {cgs:?}");
+    if !cgs.is_empty() {
+        return Some(format!("cgroups left behind: {cgs:?}"));
+    }
     let mut procs = Vec::new();
     // A dying process may linger for a moment after the runtime returns.
     wait_until(Duration::from_secs(2), || {
@@ -861,7 +865,18 @@ pub fn assert_nothing_left(fx: &Fixture, id: &str) {
             .collect();
         procs.is_empty()
     });
-    assert!(procs.is_empty(), "processes left behind: {procs:?}");
+    if !procs.is_empty() {
+        return Some(format!("processes left behind: {procs:?}"));
+    }
+    None
+}
+
+/// Asserts the runtime left nothing of container `id` behind: no state
+/// directory, no cgroup, no process in the fixture's bundle.
+pub fn assert_nothing_left(fx: &Fixture, id: &str) {
+    if let Some(left) = leftovers_of(fx, id) {
+        panic!("{left}");
+    }
 }
 
 /// Asserts a command failed the way runtime errors should: non-zero status,
