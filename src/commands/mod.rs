@@ -22,6 +22,11 @@ use anyhow::Result;
 /// Run a command; returns the process exit code.
 pub fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
     let root = &cli.root;
+    if matches!(cmd, Command::Create(_) | Command::Run(_) | Command::Exec(_)) {
+        // These start processes inside a container: run them from a sealed
+        // copy of husk (re-executes; see linux::sealed_exe).
+        crate::linux::sealed_exe::ensure()?;
+    }
     match cmd {
         Command::Create(a) => create::run(cli, a).map(|_| 0),
         Command::Start(a) => start::run(root, &a.id).map(|_| 0),
@@ -139,12 +144,25 @@ fn print_version() {
         Ok(v) => (v.major, v.minor, v.micro),
         Err(_) => (0, 0, 0),
     };
-    println!(
-        "husk version {}\ncommit: {}\nspec: {}\nlibseccomp: {maj}.{min}.{mic}",
+    let _ = print_stdout(&format!(
+        "husk version {}\ncommit: {}\nspec: {}\nlibseccomp: {maj}.{min}.{mic}\n",
         crate::VERSION,
         option_env!("HUSK_COMMIT").unwrap_or("unknown"),
         crate::SPEC_VERSION
-    );
+    ));
+}
+
+/// Write `text` to stdout now. A stdout that is a pipe nobody reads any
+/// more (`husk list | head -1`) ends husk quietly, killed by SIGPIPE as
+/// runc or a C tool would be, never with a panic or an error line.
+pub fn print_stdout(text: &str) -> Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => crate::linux::sys::die_of_sigpipe(),
+        r => r.context("write to stdout"),
+    }
 }
 
 /// Parse a signal given as a name (KILL, SIGKILL, kill) or a number.

@@ -11,6 +11,8 @@ pub mod paths;
 pub mod process;
 pub mod rootfs;
 pub mod sched;
+pub mod sealed_exe;
 pub mod seccomp;
 pub mod seccomp_cache;
+pub mod stdio;
 pub mod sys;
