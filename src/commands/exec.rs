@@ -93,6 +93,7 @@ pub fn run(cli: &Cli, a: &ExecArgs) -> Result<i32> {
         console,
         preserve_fds: a.preserve_fds,
         subreaper: foreground,
+        session_keyring: (!c.state.no_new_keyring).then(|| format!("_ses.{}", a.id)),
     })
     .map_err(|e| {
         let msg = format!("{e:#}");

@@ -7,8 +7,7 @@ use serde_json::json;
 pub fn run() -> Result<()> {
     let mut text = serde_json::to_string_pretty(&features())?;
     text.push('\n');
-    print!("{text}");
-    Ok(())
+    super::print_stdout(&text)
 }
 
 pub fn features() -> serde_json::Value {

@@ -38,8 +38,7 @@ pub fn run(root: &Path, a: &ListArgs) -> Result<()> {
             out.push_str(id);
             out.push('\n');
         }
-        print!("{out}");
-        return Ok(());
+        return super::print_stdout(&out);
     }
     let containers: Vec<(Container, &'static str)> = ids
         .iter()
@@ -77,9 +76,9 @@ pub fn run(root: &Path, a: &ListArgs) -> Result<()> {
                 .collect();
             if items.is_empty() {
                 // Go marshals runc's empty (nil) slice as null.
-                println!("null");
+                super::print_stdout("null\n")?;
             } else {
-                println!("{}", serde_json::to_string(&items)?);
+                super::print_stdout(&(serde_json::to_string(&items)? + "\n"))?;
             }
         }
         "table" => {
@@ -97,7 +96,7 @@ pub fn run(root: &Path, a: &ListArgs) -> Result<()> {
                     owner_name().to_string(),
                 ]);
             }
-            print!("{}", tabulate(&rows));
+            super::print_stdout(&tabulate(&rows))?;
         }
         f => bail!("invalid format option {f:?}: use table or json"),
     }

@@ -10,7 +10,7 @@ pub fn run(root: &Path, a: &PsArgs) -> Result<()> {
     let c = Container::load(root, &a.id)?;
     let pids = Cgroup::new(&c.state.cgroup_path).pids()?;
     match a.format.as_str() {
-        "json" => println!("{}", serde_json::to_string(&pids)?),
+        "json" => super::print_stdout(&(serde_json::to_string(&pids)? + "\n"))?,
         "table" => {
             let args: Vec<String> = if a.ps_args.is_empty() {
                 vec!["-ef".into()]
@@ -35,16 +35,18 @@ pub fn run(root: &Path, a: &PsArgs) -> Result<()> {
                 .split_whitespace()
                 .position(|h| h == "PID")
                 .context("ps output has no PID column")?;
-            println!("{header}");
+            let mut out = format!("{header}\n");
             for l in lines {
                 let pid: Option<i32> = l
                     .split_whitespace()
                     .nth(pid_col)
                     .and_then(|p| p.parse().ok());
                 if pid.is_some_and(|p| pids.contains(&p)) {
-                    println!("{l}");
+                    out.push_str(l);
+                    out.push('\n');
                 }
             }
+            super::print_stdout(&out)?;
         }
         f => bail!("invalid format option {f:?}: use table or json"),
     }

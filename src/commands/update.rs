@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxResources;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -163,11 +163,9 @@ struct Envelope<'a, T: Serialize> {
 }
 
 fn emit<T: Serialize>(typ: &str, id: &str, data: Option<T>) -> Result<()> {
-    let line = serde_json::to_string(&Envelope { typ, id, data })?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{line}")
-        .and_then(|_| out.flush())
-        .context("write event")
+    let mut line = serde_json::to_string(&Envelope { typ, id, data })?;
+    line.push('\n');
+    super::print_stdout(&line)
 }
 
 /// `events --stats` prints the statistics once; otherwise stats every

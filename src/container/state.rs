@@ -36,6 +36,10 @@ pub struct State {
     /// The runtime's own settings to apply to `exec` processes.
     #[serde(default)]
     pub rootless: bool,
+    /// `create --no-new-keyring`: `exec` keeps the caller's session
+    /// keyring too.
+    #[serde(default)]
+    pub no_new_keyring: bool,
     /// Set while `create` runs. If it is still set when nobody holds the
     /// lock, the creator died half-way: the container counts as stopped
     /// and `delete` kills whatever it left.

@@ -312,3 +312,62 @@ pub fn seccomp_set_filter(prog: &[u8], flags: u32) -> io::Result<libc::c_long> {
         )
     })
 }
+
+/// Give every signal its default disposition and empty the signal mask:
+/// what a freshly started program expects. execve keeps ignored signals
+/// ignored and the mask as it is, and husk's process has SIGPIPE ignored
+/// (Rust's runtime does that) and may have inherited more (`nohup`, a
+/// shell's background job).
+pub fn reset_signals() -> io::Result<()> {
+    /// The kernel's `struct sigaction` (rt_sigaction(2)): the C library's
+    /// wrapper refuses the signals it reserves (32, 33), which a
+    /// multi-threaded caller's posix_spawn leaves ignored.
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: libc::c_ulong,
+        restorer: usize,
+        mask: u64,
+    }
+    let dfl = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: SIG_DFL installs no handler of ours; the kernel copies
+        // the struct, which outlives the call.
+        cvt(unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &dfl as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                8usize,
+            )
+        })?;
+    }
+    nix::sys::signal::SigSet::empty()
+        .thread_set_mask()
+        .map_err(io::Error::from)
+}
+
+/// End husk the way a C tool (or runc) ends when its stdout is a pipe
+/// nobody reads any more: killed by SIGPIPE, without a message.
+pub fn die_of_sigpipe() -> ! {
+    // SAFETY: SIG_DFL installs no handler; raise then kills us. Should it
+    // return (SIGPIPE blocked), _exit with the status a shell would show.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(libc::SIGPIPE);
+        libc::_exit(128 + libc::SIGPIPE)
+    }
+}

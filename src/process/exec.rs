@@ -32,6 +32,9 @@ pub struct ExecOpts<'a> {
     pub preserve_fds: u32,
     /// Make husk the reaper of the process (foreground exec).
     pub subreaper: bool,
+    /// The session keyring to join (`_ses.ID`, as the init), or None to
+    /// keep the caller's (`--no-new-keyring` at create).
+    pub session_keyring: Option<String>,
 }
 
 /// Open the init's namespaces that differ from ours, in join order.
@@ -163,6 +166,12 @@ fn grandchild(o: &ExecOpts, sock: &OwnedFd) -> Result<()> {
         Some(Msg::Go(_)) => {}
         other => bail!("exec sync channel: expected Go, got {other:?}"),
     }
+    if let Some(name) = &o.session_keyring {
+        // Not the caller's session keyring: the container's (as the init).
+        // EDQUOT/ENOSYS on some hosts: carry on without one, as the init does.
+        let _ = sys::join_session_keyring(name);
+    }
+    crate::linux::stdio::reopen_dev_null()?;
     let p = o.process;
     if let Some(a) = p
         .exec_cpu_affinity()

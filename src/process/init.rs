@@ -4,7 +4,7 @@
 
 use super::sync::{self, expect, send_msg, Msg};
 use super::InitArgs;
-use crate::linux::{console, devices, hooks, namespaces, paths, process, rootfs, sys};
+use crate::linux::{console, devices, hooks, namespaces, paths, process, rootfs, stdio, sys};
 use anyhow::{bail, Context, Result};
 use nix::sched::{setns, unshare, CloneFlags};
 use oci_spec::runtime::LinuxNamespaceType as Ns;
@@ -200,6 +200,7 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
     }
 
     rootfs::enter(&b.rootfs, args.no_pivot)?;
+    stdio::reopen_dev_null()?;
     process::create_cwd(proc_)?;
 
     if proc_.terminal().unwrap_or(false) {

@@ -119,6 +119,7 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
         shared_pid_ns: !bundle.has_new_ns(Ns::Pid),
         hooks: bundle.spec.hooks().clone(),
         rootless: false,
+        no_new_keyring: o.no_new_keyring,
         creating: true,
     };
     // Saved before anything else exists, so that a crash from here on

@@ -20,6 +20,9 @@ pub fn apply<'f>(
     filter: Option<&'f seccomp::Program>,
     sock: &OwnedFd,
 ) -> Result<(Exec, Option<&'f seccomp::Program>)> {
+    // Default dispositions and an empty mask for the new program, before a
+    // seccomp filter could block rt_sigaction.
+    sys::reset_signals().context("reset signal dispositions and mask")?;
     if let Some(per) = personality {
         sched::set_personality(per)?;
     }
