@@ -14,3 +14,4 @@ pub mod sched;
 pub mod seccomp;
 pub mod seccomp_cache;
 pub mod sys;
+pub mod sysctl;

@@ -1,0 +1,247 @@
+//! Attacks on the host through the config and the runtime's own files
+//! (issue 15): sysctls that are not the container's, world-readable state,
+//! temp files left beside the pid file, hooks that hang husk, and creates
+//! that fail half-way. Every check looks at the host.
+//!
+//! No test here may write a host sysctl, even against a runtime with the
+//! bug: every key that such a runtime would write into the host gets a
+//! value the kernel refuses (EINVAL), and the host value is compared
+//! before and after.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::fs;
+use std::process::Output;
+
+/// A value no integer sysctl accepts.
+const NOT_A_NUMBER: &str = "not-a-number";
+
+fn host_sysctl(key: &str) -> Option<String> {
+    fs::read_to_string(format!("/proc/sys/{}", key.replace('.', "/"))).ok()
+}
+
+/// The runtime's error text with runc's logfmt quoting undone.
+fn error_text(out: &Output) -> String {
+    stderr_str(out).replace("\\\"", "\"")
+}
+
+/// Nothing of the fixture is left on the host: state, cgroup, process,
+/// mount under its directory, entry in --root.
+fn assert_all_gone(fx: &Fixture, what: &str) {
+    if let Some(left) = leftovers_of(fx, &fx.id) {
+        panic!("{what}: {left}");
+    }
+    if let Ok(rd) = fs::read_dir(&fx.root) {
+        let left: Vec<_> = rd.flatten().map(|e| e.file_name()).collect();
+        assert!(left.is_empty(), "{what}: left in --root: {left:?}");
+    }
+    let mounts = mounts_under(&fx.dir);
+    assert!(mounts.is_empty(), "{what}: mounts left: {mounts:?}");
+}
+
+fn set_namespaces(fx: &Fixture, nss: serde_json::Value) {
+    fx.config_mut()["linux"]["namespaces"] = nss;
+}
+
+/// create with `sysctl` must fail before any side effect, with `want` in
+/// its error (when `want_everywhere`, also for the oracle), and every key
+/// keeps its host value.
+fn check_refused(fx: &Fixture, sysctl: &[(&str, &str)], want: &str, want_everywhere: bool) {
+    let keys: Vec<&str> = sysctl.iter().map(|(k, _)| *k).collect();
+    let before: Vec<Option<String>> = keys.iter().map(|k| host_sysctl(k)).collect();
+    let map: serde_json::Map<String, serde_json::Value> = sysctl
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    fx.config_mut()["linux"]["sysctl"] = serde_json::Value::Object(map);
+    fx.set_args(&["true"]);
+    let out = fx.husk(&["create", "--bundle", fx.bundle_str(), &fx.id]);
+    let after: Vec<Option<String>> = keys.iter().map(|k| host_sysctl(k)).collect();
+    assert_eq!(before, after, "{keys:?}: a host sysctl changed");
+    assert!(
+        !out.status.success(),
+        "{keys:?}: create succeeded:\n{}",
+        describe(&out)
+    );
+    if is_husk() || want_everywhere {
+        assert!(
+            error_text(&out).contains(want),
+            "{keys:?}: expected {want:?} in:\n{}",
+            describe(&out)
+        );
+    }
+    if is_husk() {
+        assert_clean_error(&out);
+    }
+    // runc leaves a stopped container when the write itself fails.
+    if !is_husk() {
+        let _ = fx.husk(&["delete", "--force", &fx.id]);
+    }
+    assert_all_gone(fx, &format!("{keys:?}"));
+}
+
+// ---------------------------------------------------------------------------
+// 1. sysctls
+
+#[test]
+fn sysctl_global_keys_are_refused() {
+    if !require_root() {
+        return;
+    }
+    let fx = Fixture::new("sysctl-global");
+    for key in ["vm.swappiness", "fs.file-max", "kernel.panic"] {
+        if host_sysctl(key).is_none() {
+            continue;
+        }
+        let want = format!("sysctl \"{key}\" is not in a separate kernel namespace");
+        check_refused(&fx, &[(key, NOT_A_NUMBER)], &want, true);
+    }
+    // The slash spelling of the same key (husk used to write it as is).
+    check_refused(
+        &fx,
+        &[("vm/swappiness", NOT_A_NUMBER)],
+        "sysctl \"vm.swappiness\" is not in a separate kernel namespace",
+        true,
+    );
+    // Refused even next to an allowed key.
+    check_refused(
+        &fx,
+        &[
+            ("net.ipv4.ip_forward", "1"),
+            ("vm.swappiness", NOT_A_NUMBER),
+        ],
+        "sysctl \"vm.swappiness\" is not in a separate kernel namespace",
+        true,
+    );
+}
+
+#[test]
+fn sysctl_net_keys_need_a_network_namespace_of_their_own() {
+    if !require_root() {
+        return;
+    }
+    let key = "net.ipv4.ip_forward";
+    let want = format!("sysctl \"{key}\" not allowed in host network namespace");
+    // No network namespace at all (Docker's --network host).
+    let fx = Fixture::new("sysctl-nonet");
+    set_namespaces(
+        &fx,
+        json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}]),
+    );
+    check_refused(&fx, &[(key, NOT_A_NUMBER)], &want, true);
+    // The host's network namespace joined by path (husk's and the test's).
+    let fx = Fixture::new("sysctl-hostnet");
+    let path = format!("/proc/{}/ns/net", std::process::id());
+    set_namespaces(
+        &fx,
+        json!([{"type": "pid"}, {"type": "network", "path": path}, {"type": "ipc"},
+               {"type": "uts"}, {"type": "mount"}]),
+    );
+    check_refused(&fx, &[(key, NOT_A_NUMBER)], &want, true);
+}
+
+#[test]
+fn sysctl_ipc_keys_need_an_ipc_namespace_of_their_own() {
+    if !require_root() {
+        return;
+    }
+    let fx = Fixture::new("sysctl-noipc");
+    set_namespaces(
+        &fx,
+        json!([{"type": "pid"}, {"type": "network"}, {"type": "uts"}, {"type": "mount"}]),
+    );
+    for key in ["kernel.msgmax", "kernel.shmmax", "fs.mqueue.msg_max"] {
+        let want = format!("sysctl \"{key}\" is not allowed in the hosts ipc namespace");
+        check_refused(&fx, &[(key, NOT_A_NUMBER)], &want, true);
+    }
+    // Joined by path, the host's own: runc 1.1.5 does not look at the path
+    // (it then fails writing the bad value into the host).
+    let fx = Fixture::new("sysctl-hostipc");
+    let path = format!("/proc/{}/ns/ipc", std::process::id());
+    set_namespaces(
+        &fx,
+        json!([{"type": "pid"}, {"type": "network"}, {"type": "ipc", "path": path},
+               {"type": "uts"}, {"type": "mount"}]),
+    );
+    check_refused(
+        &fx,
+        &[("kernel.shmmax", NOT_A_NUMBER)],
+        "sysctl \"kernel.shmmax\" is not allowed in the hosts ipc namespace",
+        false,
+    );
+}
+
+#[test]
+fn sysctl_uts_keys() {
+    if !require_root() {
+        return;
+    }
+    // kernel.hostname belongs to the `hostname` field, even with a UTS
+    // namespace (the container's own: nothing of the host at stake).
+    let fx = Fixture::new("sysctl-hostname");
+    check_refused(
+        &fx,
+        &[("kernel.hostname", "h")],
+        "sysctl \"kernel.hostname\" is not allowed as it conflicts with the OCI \"hostname\" field",
+        true,
+    );
+    // kernel.domainname without a UTS namespace would be the host's.
+    let fx = Fixture::new("sysctl-nouts");
+    fx.config_mut()["hostname"] = serde_json::Value::Null;
+    set_namespaces(
+        &fx,
+        json!([{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "mount"}]),
+    );
+    check_refused(
+        &fx,
+        &[("kernel.domainname", "attack.example")],
+        "sysctl \"kernel.domainname\" is not in a separate kernel namespace",
+        true,
+    );
+    // With one of its own, it is set there only.
+    let fx = Fixture::new("sysctl-uts");
+    let host = host_sysctl("kernel.domainname");
+    fx.config_mut()["linux"]["sysctl"] = json!({"kernel.domainname": "inside.example"});
+    let out = fx.run_sh("cat /proc/sys/kernel/domainname");
+    assert_eq!(out, "inside.example\n");
+    assert_eq!(host, host_sysctl("kernel.domainname"));
+    assert_all_gone(&fx, "domainname");
+}
+
+#[test]
+fn sysctl_write_does_not_leave_procfs() {
+    if !require_root() {
+        return;
+    }
+    // A host directory bind-mounted over /proc/sys/net: the write of an
+    // allowed key would land in a host file.
+    let fx = Fixture::new("sysctl-bind");
+    let host = fx.host_dir("fake-net");
+    fs::create_dir_all(host.join("ipv4")).unwrap();
+    let target = host.join("ipv4/ip_forward");
+    fs::write(&target, "untouched").unwrap();
+    fx.add_mount(
+        "/proc/sys/net",
+        "bind",
+        host.to_str().unwrap(),
+        &["rbind", "rw"],
+    );
+    fx.config_mut()["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+    fx.set_args(&["true"]);
+    let out = fx.husk(&["create", "--bundle", fx.bundle_str(), &fx.id]);
+    assert!(!out.status.success(), "{}", describe(&out));
+    assert_eq!(fs::read_to_string(&target).unwrap(), "untouched");
+    if is_husk() {
+        assert_clean_error(&out);
+        assert!(
+            stderr_str(&out).contains("net.ipv4.ip_forward"),
+            "{}",
+            describe(&out)
+        );
+    } else {
+        let _ = fx.husk(&["delete", "--force", &fx.id]);
+    }
+    assert_all_gone(&fx, "bind over /proc/sys/net");
+}
