@@ -13,7 +13,9 @@ mod common;
 use common::*;
 use serde_json::json;
 use std::fs;
-use std::process::Output;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 
 /// A value no integer sysctl accepts.
 const NOT_A_NUMBER: &str = "not-a-number";
@@ -244,4 +246,86 @@ fn sysctl_write_does_not_leave_procfs() {
         let _ = fx.husk(&["delete", "--force", &fx.id]);
     }
     assert_all_gone(&fx, "bind over /proc/sys/net");
+}
+
+// ---------------------------------------------------------------------------
+// 2. State file modes
+
+fn mode_of(p: &Path) -> u32 {
+    fs::symlink_metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+/// Runs `args` as nobody (uid/gid 65534, no groups).
+fn as_nobody(args: &[&str]) -> Output {
+    Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run setpriv")
+}
+
+#[test]
+fn state_is_private_to_root() {
+    if !require_root() {
+        return;
+    }
+    let fx = Fixture::new("state-modes");
+    // Everything up to --root is searchable by anyone, as /run is.
+    for d in [Path::new(TEST_BASE), fx.dir.as_path()] {
+        fs::set_permissions(d, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    fx.config_mut()["annotations"] = json!({"secret": "hunter2"});
+    fx.set_args(&["sleep", "1000"]);
+    fx.create();
+    let dir = fx.state_dir(&fx.id);
+    let state = dir.join("state.json");
+    assert_eq!(mode_of(&fx.root), 0o700, "--root made by the runtime");
+    assert_eq!(mode_of(&dir), 0o711, "container directory");
+    assert_eq!(mode_of(&state), 0o600, "state.json");
+    if is_husk() {
+        // runc's is 0622: its init writes it. husk's `start` does.
+        assert_eq!(mode_of(&dir.join("exec.fifo")), 0o600, "exec.fifo");
+    }
+    let out = as_nobody(&["cat", state.to_str().unwrap()]);
+    assert!(!out.status.success(), "nobody read state.json");
+    assert!(!stdout_str(&out).contains("hunter2"));
+    fx.run_ok(&["delete", "--force", &fx.id]);
+
+    // A --root that exists already keeps its mode; what is inside is
+    // still private.
+    let fx = Fixture::new("state-modes-root");
+    for d in [Path::new(TEST_BASE), fx.dir.as_path()] {
+        fs::set_permissions(d, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    fs::create_dir(&fx.root).unwrap();
+    fs::set_permissions(&fx.root, fs::Permissions::from_mode(0o755)).unwrap();
+    fx.config_mut()["annotations"] = json!({"secret": "hunter2"});
+    fx.set_args(&["sleep", "1000"]);
+    fx.create();
+    let dir = fx.state_dir(&fx.id);
+    let state = dir.join("state.json");
+    assert_eq!(mode_of(&fx.root), 0o755, "an existing --root is left alone");
+    assert_eq!(mode_of(&dir), 0o711);
+    assert_eq!(mode_of(&state), 0o600);
+    let out = as_nobody(&["cat", state.to_str().unwrap()]);
+    assert!(
+        !out.status.success() && !stdout_str(&out).contains("hunter2"),
+        "nobody read state.json:\n{}",
+        describe(&out)
+    );
+    let out = as_nobody(&["ls", dir.to_str().unwrap()]);
+    assert!(
+        !out.status.success(),
+        "nobody listed the container directory"
+    );
+    // Each save keeps the mode (start rewrites the state).
+    fx.run_ok(&["start", &fx.id]);
+    assert_eq!(mode_of(&state), 0o600, "state.json after start");
+    fx.run_ok(&["delete", "--force", &fx.id]);
+    assert_all_gone(&fx, "state modes");
 }

@@ -146,24 +146,34 @@ impl State {
     /// Write state.json atomically: a temp file, fsync-free, then rename.
     pub fn save(&self, dir: &Path) -> Result<()> {
         let data = serde_json::to_vec(self).context("serialize state")?;
-        write_atomic(&dir.join("state.json"), &data)
+        write_atomic(&dir.join("state.json"), &data, super::STATE_MODE)
     }
 }
 
 /// Write `data` to `path` through a temporary file and rename(2), so that a
-/// reader sees either the old or the new content, never a torn one.
-pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+/// reader sees either the old or the new content, never a torn one. The
+/// file gets `mode` (less the umask), whatever a stale temp file had.
+pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!(".{name}.{}", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
+    let open = || {
+        std::fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o644)
+            .create_new(true)
+            .mode(mode)
             .custom_flags(libc::O_CLOEXEC)
-            .open(&tmp)?;
+            .open(&tmp)
+    };
+    let write = || -> std::io::Result<()> {
+        let mut f = match open() {
+            // Left by a writer that died with our pid: its mode is not ours.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                std::fs::remove_file(&tmp)?;
+                open()?
+            }
+            r => r?,
+        };
         f.write_all(data)?;
         std::fs::rename(&tmp, path)
     };

@@ -127,8 +127,11 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
     cleanup.cgroup_path = cgroup_path.clone();
 
     let fifo_path = container.fifo_path();
-    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o600))
-        .with_context(|| format!("mkfifo {}", fifo_path.display()))?;
+    nix::unistd::mkfifo(
+        &fifo_path,
+        nix::sys::stat::Mode::from_bits_truncate(crate::container::FIFO_MODE),
+    )
+    .with_context(|| format!("mkfifo {}", fifo_path.display()))?;
     // O_RDWR: the init can then block in read() until `start` writes, and
     // `start`'s O_WRONLY|O_NONBLOCK open fails with ENXIO if the init died.
     let fifo: OwnedFd = nix::fcntl::open(
@@ -283,5 +286,5 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
 pub fn write_pid_file(p: &Path, pid: i32) -> Result<()> {
     let abs: PathBuf =
         std::path::absolute(p).with_context(|| format!("pid file {}", p.display()))?;
-    write_atomic(&abs, pid.to_string().as_bytes())
+    write_atomic(&abs, pid.to_string().as_bytes(), 0o644)
 }
