@@ -329,3 +329,144 @@ fn state_is_private_to_root() {
     fx.run_ok(&["delete", "--force", &fx.id]);
     assert_all_gone(&fx, "state modes");
 }
+
+// ---------------------------------------------------------------------------
+// 3. The pid file
+
+/// Names in `dir` other than `keep`.
+fn other_files(dir: &Path, keep: &str) -> Vec<String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != keep)
+        .collect()
+}
+
+fn crashing(fx: &Fixture, point: &str, args: &[&str]) -> Output {
+    let logs = fx.dir.join("logs");
+    let _ = fs::create_dir_all(&logs);
+    let mut cmd = Command::new(runtime());
+    cmd.arg("--root").arg(fx.root_str()).args(args);
+    cmd.env("HUSK_CRASH_AT", point);
+    run_with_timeout(
+        cmd,
+        &logs.join(format!("{point}.out")),
+        &logs.join(format!("{point}.err")),
+        COMMAND_TIMEOUT,
+    )
+}
+
+fn killed(out: &Output) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    out.status.signal() == Some(9)
+}
+
+#[test]
+fn pid_file_leaves_no_temp_file() {
+    if !require_root() {
+        return;
+    }
+    let fx = Fixture::new("pidfile");
+    fx.set_args(&["sleep", "1000"]);
+    fx.write_config();
+    let piddir = fx.host_dir("pid");
+    let pidfile = piddir.join("pid");
+    let pf = pidfile.to_str().unwrap();
+    // Plain create, then over an existing pid file.
+    fx.run_ok(&[
+        "create",
+        "--pid-file",
+        pf,
+        "--bundle",
+        fx.bundle_str(),
+        &fx.id,
+    ]);
+    let pid = fx.state()["pid"].as_i64().unwrap();
+    assert_eq!(fs::read_to_string(&pidfile).unwrap(), pid.to_string());
+    assert_eq!(other_files(&piddir, "pid"), Vec::<String>::new());
+    let id2 = fx.new_id("2");
+    fx.set_cgroup_for(&id2);
+    fx.run_ok(&[
+        "create",
+        "--pid-file",
+        pf,
+        "--bundle",
+        fx.bundle_str(),
+        &id2,
+    ]);
+    fx.set_cgroup_for(&fx.id);
+    let pid2 = fx.state_of(&id2)["pid"].as_i64().unwrap();
+    assert_eq!(fs::read_to_string(&pidfile).unwrap(), pid2.to_string());
+    assert_eq!(other_files(&piddir, "pid"), Vec::<String>::new());
+    fx.run_ok(&["delete", "--force", &fx.id]);
+    fx.run_ok(&["delete", "--force", &id2]);
+    if !is_husk() {
+        return;
+    }
+    // Killed before the pid file is linked into place: nothing at all.
+    fs::remove_file(&pidfile).unwrap();
+    let out = crashing(
+        &fx,
+        "pidfile:before-link",
+        &[
+            "create",
+            "--pid-file",
+            pf,
+            "--bundle",
+            fx.bundle_str(),
+            &fx.id,
+        ],
+    );
+    assert!(killed(&out), "husk did not stop:\n{}", describe(&out));
+    assert_eq!(other_files(&piddir, ""), Vec::<String>::new());
+    fx.run_ok(&["delete", "--force", &fx.id]);
+    // Killed between the temp's link and the rename over an existing pid
+    // file (the only window a temp exists): the next writer removes it.
+    fs::write(&pidfile, "1").unwrap();
+    let out = crashing(
+        &fx,
+        "pidfile:before-rename",
+        &[
+            "create",
+            "--pid-file",
+            pf,
+            "--bundle",
+            fx.bundle_str(),
+            &fx.id,
+        ],
+    );
+    assert!(killed(&out), "husk did not stop:\n{}", describe(&out));
+    fx.run_ok(&["delete", "--force", &fx.id]);
+    let left = other_files(&piddir, "pid");
+    assert_eq!(left.len(), 1, "expected the dead writer's temp: {left:?}");
+    // A temp of a writer that is alive (holds its lock) is not touched.
+    let live = piddir.join(".pid.999999999");
+    fs::write(&live, "x").unwrap();
+    let locker = Helper::spawn(&["flock", live.to_str().unwrap(), "sleep", "60"]);
+    let held = wait_until(STATE_TIMEOUT, || {
+        Command::new("flock")
+            .args(["-n", live.to_str().unwrap(), "true"])
+            .status()
+            .is_ok_and(|s| !s.success())
+    });
+    assert!(held, "flock(1) did not take the lock");
+    fx.run_ok(&[
+        "create",
+        "--pid-file",
+        pf,
+        "--bundle",
+        fx.bundle_str(),
+        &fx.id,
+    ]);
+    let pid = fx.state()["pid"].as_i64().unwrap();
+    assert_eq!(fs::read_to_string(&pidfile).unwrap(), pid.to_string());
+    assert_eq!(
+        other_files(&piddir, "pid"),
+        vec![".pid.999999999".to_string()]
+    );
+    drop(locker);
+    fs::remove_file(&live).unwrap();
+    fx.run_ok(&["delete", "--force", &fx.id]);
+    assert_all_gone(&fx, "pid file");
+}

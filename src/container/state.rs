@@ -213,3 +213,149 @@ pub fn is_alive(pid: i32, start_time: u64) -> bool {
         None => false,
     }
 }
+
+/// Write `path` (mode `mode` less the umask) so that no temporary file
+/// outlives a writer killed at any instant, for files outside husk's state
+/// directory (the pid file). The data goes to an unnamed O_TMPFILE inode,
+/// linked into place once complete: a writer that dies before leaves
+/// nothing. Only when `path` already exists is a named temp needed (link
+/// cannot replace), for the two syscalls between its link and the rename;
+/// the writer holds a lock on it, so a later writer removes the temps of
+/// dead ones. On a filesystem without O_TMPFILE the named temp is used
+/// throughout.
+pub fn write_no_leftover(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    write_no_leftover_inner(path, data, mode)
+        .map_err(|e| anyhow::Error::new(e).context(format!("write {}", path.display())))
+}
+
+fn write_no_leftover_inner(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
+    use nix::errno::Errno;
+    use nix::fcntl::{AtFlags, Flock, FlockArg, OFlag, AT_FDCWD};
+    use nix::sys::stat::Mode;
+    use std::os::fd::{AsRawFd, OwnedFd};
+
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EISDIR))?;
+    let tmp = dir.join(format!(
+        ".{}.{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let mode = Mode::from_bits_truncate(mode);
+    let anon = match nix::fcntl::open(
+        dir,
+        OFlag::O_TMPFILE | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+        mode,
+    ) {
+        Ok(fd) => Some(fd),
+        // No O_TMPFILE on this filesystem.
+        Err(Errno::EOPNOTSUPP | Errno::EISDIR | Errno::EINVAL) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let named = anon.is_none();
+    let fd: OwnedFd = match anon {
+        Some(fd) => fd,
+        None => {
+            sweep_dead_temps(dir, &name.to_string_lossy());
+            nix::fcntl::open(
+                &tmp,
+                OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+                mode,
+            )?
+        }
+    };
+    // Held until we return: a temp whose lock is free is a dead writer's.
+    let fd = Flock::lock(fd, FlockArg::LockExclusive).map_err(|(_, e)| e)?;
+    let unlink_tmp = |r: std::io::Result<()>| {
+        if r.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        r
+    };
+    let mut off = 0;
+    while off < data.len() {
+        match nix::unistd::write(&*fd, &data[off..]) {
+            Ok(n) => off += n,
+            Err(Errno::EINTR) => {}
+            Err(e) => return unlink_tmp(Err(e.into())),
+        }
+    }
+    if named {
+        crate::crash_point("pidfile:before-rename");
+        return unlink_tmp(std::fs::rename(&tmp, path));
+    }
+    crate::crash_point("pidfile:before-link");
+    let proc_path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    match nix::unistd::linkat(
+        AT_FDCWD,
+        proc_path.as_str(),
+        AT_FDCWD,
+        path,
+        AtFlags::AT_SYMLINK_FOLLOW,
+    ) {
+        Ok(()) => return Ok(()),
+        Err(Errno::EEXIST) => {}
+        Err(e) => return Err(e.into()),
+    }
+    // `path` exists: link under a temp name, then rename over it.
+    sweep_dead_temps(dir, &name.to_string_lossy());
+    nix::unistd::linkat(
+        AT_FDCWD,
+        proc_path.as_str(),
+        AT_FDCWD,
+        &tmp,
+        AtFlags::AT_SYMLINK_FOLLOW,
+    )?;
+    crate::crash_point("pidfile:before-rename");
+    unlink_tmp(std::fs::rename(&tmp, path))
+}
+
+/// Remove `.<name>.<digits>` in `dir` left by a writer of `<name>` that
+/// died between its link and its rename: a regular file nobody holds a
+/// lock on (write_no_leftover locks its temp; husk before it used the
+/// same names, without lock, for temps that were never valid once their
+/// writer was gone).
+fn sweep_dead_temps(dir: &Path, name: &str) {
+    use nix::fcntl::{Flock, FlockArg, OFlag};
+    use std::os::unix::fs::MetadataExt;
+    let prefix = format!(".{name}.");
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let f = e.file_name();
+        let Some(rest) = f.to_str().and_then(|s| s.strip_prefix(&prefix)) else {
+            continue;
+        };
+        if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let p = e.path();
+        let Ok(fd) = nix::fcntl::open(
+            &p,
+            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        ) else {
+            continue;
+        };
+        let Ok(st) = nix::sys::stat::fstat(&fd) else {
+            continue;
+        };
+        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+            continue;
+        }
+        let Ok(_lock) = Flock::lock(fd, FlockArg::LockExclusiveNonblock) else {
+            continue; // its writer is alive
+        };
+        // Still the inode we locked (not a new writer's under that name).
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.ino() == st.st_ino && m.dev() == st.st_dev)
+        {
+            let _ = std::fs::remove_file(&p);
+        }
+    }
+}

@@ -6,7 +6,7 @@ use super::clone::{clone, Forked};
 use super::sync::{self, recv_msg, send_msg, Msg};
 use super::InitArgs;
 use crate::cgroups::{self, Cgroup};
-use crate::container::state::{self, write_atomic, State};
+use crate::container::state::{self, State};
 use crate::container::Container;
 use crate::linux::{console, hooks, namespaces};
 use crate::spec::Bundle;
@@ -282,9 +282,10 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
     Ok(container)
 }
 
-/// The pid file: the decimal pid, no newline, written atomically.
+/// The pid file: the decimal pid, no newline, written atomically, and
+/// without a temp file left behind if husk is killed meanwhile.
 pub fn write_pid_file(p: &Path, pid: i32) -> Result<()> {
     let abs: PathBuf =
         std::path::absolute(p).with_context(|| format!("pid file {}", p.display()))?;
-    write_atomic(&abs, pid.to_string().as_bytes(), 0o644)
+    state::write_no_leftover(&abs, pid.to_string().as_bytes(), 0o644)
 }
