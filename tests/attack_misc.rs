@@ -16,6 +16,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// A value no integer sysctl accepts.
 const NOT_A_NUMBER: &str = "not-a-number";
@@ -469,4 +470,108 @@ fn pid_file_leaves_no_temp_file() {
     fs::remove_file(&live).unwrap();
     fx.run_ok(&["delete", "--force", &fx.id]);
     assert_all_gone(&fx, "pid file");
+}
+
+// ---------------------------------------------------------------------------
+// 4. Hooks and a state bigger than a pipe
+
+/// Processes whose environment holds `marker`.
+fn processes_with_env(marker: &str) -> Vec<i32> {
+    let mut v = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if let Ok(env) = fs::read(e.path().join("environ")) {
+            if env.split(|b| *b == 0).any(|kv| kv == marker.as_bytes()) && process_alive(pid) {
+                v.push(pid);
+            }
+        }
+    }
+    v
+}
+
+/// Kills (by pid) the processes we started as hooks, marked by `marker`.
+struct HookReaper(String);
+
+impl Drop for HookReaper {
+    fn drop(&mut self) {
+        for p in processes_with_env(&self.0) {
+            // SAFETY: plain syscall on a hook process this test started.
+            unsafe { libc::kill(p, libc::SIGKILL) };
+        }
+    }
+}
+
+/// A fixture with one createRuntime hook running `script`, and a state
+/// JSON of more than 256 KiB (a pipe holds 64 KiB).
+fn big_state_hook(name: &str, script: &str, timeout: Option<i64>) -> (Fixture, HookReaper) {
+    let fx = Fixture::new(name);
+    fx.set_args(&["sleep", "1000"]);
+    let marker = format!("HUSK_TEST_HOOK={}", fx.id);
+    let mut hook = json!({
+        "path": "/bin/sh",
+        "args": ["sh", "-c", script],
+        "env": ["PATH=/usr/bin:/bin", marker.clone()],
+    });
+    if let Some(t) = timeout {
+        hook["timeout"] = json!(t);
+    }
+    fx.config_mut()["hooks"] = json!({ "createRuntime": [hook] });
+    fx.config_mut()["annotations"] = json!({ "big": "x".repeat(256 * 1024) });
+    (fx, HookReaper(marker))
+}
+
+#[test]
+fn hook_timeout_covers_writing_the_state() {
+    if !require_root() {
+        return;
+    }
+    let (fx, reaper) = big_state_hook("hook-bigstate", "exec sleep 1000", Some(2));
+    let t = Instant::now();
+    let out = fx.husk(&["create", "--bundle", fx.bundle_str(), &fx.id]);
+    let took = t.elapsed();
+    assert!(!out.status.success(), "{}", describe(&out));
+    assert!(took < Duration::from_secs(15), "create took {took:?}");
+    if is_husk() {
+        assert_clean_error(&out);
+        assert!(
+            stderr_str(&out).contains("timed out after 2s"),
+            "{}",
+            describe(&out)
+        );
+    }
+    let gone = wait_until(Duration::from_secs(3), || {
+        processes_with_env(&reaper.0).is_empty()
+    });
+    assert!(gone, "the hook survived its timeout");
+    assert_all_gone(&fx, "hook timeout");
+}
+
+#[test]
+fn hook_that_never_reads_its_state_does_not_hang_husk() {
+    if !require_root() {
+        return;
+    }
+    // Exits at once without reading: EPIPE, not SIGPIPE, and no hang.
+    let (fx, _reaper) = big_state_hook("hook-noread", "exit 0", None);
+    fx.create();
+    fx.run_ok(&["delete", "--force", &fx.id]);
+    assert_all_gone(&fx, "hook exits without reading");
+    // runc 1.1.5 waits until nobody holds the hook's stdin (or stdout) open.
+    if !is_husk() {
+        return;
+    }
+    // Exits, leaving a child that holds its stdin open and never reads.
+    let (fx, reaper) = big_state_hook(
+        "hook-noread-bg",
+        "exec 3<&0; sleep 1000 <&3 3<&- >/dev/null 2>&1 & exit 0",
+        None,
+    );
+    let t = Instant::now();
+    fx.create();
+    assert!(t.elapsed() < Duration::from_secs(15));
+    fx.run_ok(&["delete", "--force", &fx.id]);
+    drop(reaper);
+    assert_all_gone(&fx, "hook leaves a child holding stdin");
 }
