@@ -14,7 +14,7 @@ use common::*;
 use serde_json::json;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -574,4 +574,80 @@ fn hook_that_never_reads_its_state_does_not_hang_husk() {
     fx.run_ok(&["delete", "--force", &fx.id]);
     drop(reaper);
     assert_all_gone(&fx, "hook leaves a child holding stdin");
+}
+
+// ---------------------------------------------------------------------------
+// 5. A create that fails at any step
+
+/// The steps of create at which HUSK_FAIL_AT makes husk fail (debug
+/// builds): the parent's, then the init's.
+const FAIL_POINTS: [&str; 13] = [
+    "create:before-clone",
+    "create:after-clone",
+    "create:after-cgroup",
+    "create:after-resources",
+    "hook:createRuntime",
+    "create:after-mounts",
+    "create:before-save",
+    "create:after-save",
+    "create:after-pidfile",
+    "init:devices",
+    "hook:createContainer",
+    "init:sysctl",
+    "init:setup",
+];
+
+#[test]
+fn create_failing_at_each_step_leaves_nothing() {
+    if !require_root() || !is_husk() {
+        return;
+    }
+    let before = host_mounts();
+    for point in FAIL_POINTS {
+        let fx = Fixture::new(&format!("fail-{}", point.replace([':', '-'], "")));
+        fx.set_args(&["sleep", "1000"]);
+        fx.config_mut()["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+        fx.config_mut()["hooks"] = json!({
+            "createRuntime": [{"path": "/bin/true"}],
+            "createContainer": [{"path": "/bin/true"}],
+        });
+        fx.bind_host_dir("data", "/data");
+        fx.write_config();
+        let piddir: PathBuf = fx.host_dir("pid");
+        let pidfile = piddir.join("pid");
+        let logs = fx.dir.join("logs");
+        fs::create_dir_all(&logs).unwrap();
+        let mut cmd = Command::new(runtime());
+        cmd.arg("--root")
+            .arg(fx.root_str())
+            .args(["create", "--pid-file", pidfile.to_str().unwrap()])
+            .args(["--bundle", fx.bundle_str(), &fx.id])
+            .env("HUSK_FAIL_AT", point);
+        let out = run_with_timeout(
+            cmd,
+            &logs.join("fail.out"),
+            &logs.join("fail.err"),
+            COMMAND_TIMEOUT,
+        );
+        assert_clean_error(&out);
+        assert!(
+            stderr_str(&out).contains(point),
+            "{point}: the error does not name the step:\n{}",
+            describe(&out)
+        );
+        assert_all_gone(&fx, point);
+        assert_eq!(
+            other_files(&piddir, ""),
+            Vec::<String>::new(),
+            "{point}: left beside the pid file"
+        );
+        let st = fx.husk(&["state", &fx.id]);
+        assert!(!st.status.success(), "{point}: {}", describe(&st));
+        assert_eq!(host_mounts(), before, "{point}: host mounts changed");
+        // The same id can be created right away.
+        fx.set_args(&["true"]);
+        let out = fx.run_container();
+        assert!(out.status.success(), "{point}: {}", describe(&out));
+        assert_all_gone(&fx, point);
+    }
 }

@@ -38,6 +38,7 @@ pub fn state_json(
 
 /// Run `hooks` in order; the first failure stops and is returned.
 pub fn run_all(kind: &str, hooks: &[Hook], state: &str) -> Result<()> {
+    crate::fail_point(&format!("hook:{kind}"))?;
     for (i, h) in hooks.iter().enumerate() {
         run_one(h, state).with_context(|| format!("{kind} hook #{i} ({})", h.path().display()))?;
     }

@@ -38,6 +38,8 @@ struct Cleanup<'a> {
     container: &'a Container,
     cgroup_path: String,
     pids: Vec<i32>,
+    /// The pid file, once written.
+    pid_file: Option<PathBuf>,
     armed: bool,
 }
 
@@ -55,6 +57,9 @@ impl Drop for Cleanup<'_> {
             let _ = Cgroup::new(&self.cgroup_path).destroy();
         }
         let _ = self.container.remove_dir();
+        if let Some(p) = &self.pid_file {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
 
@@ -103,6 +108,7 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
         container: &container,
         cgroup_path: String::new(),
         pids: vec![],
+        pid_file: None,
         armed: true,
     };
     let mut st = State {
@@ -172,6 +178,7 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
         seccomp: seccomp.as_ref(),
     };
     crate::crash_point("create:before-clone");
+    crate::fail_point("create:before-clone")?;
     // --- the clone: husk is single-threaded here, as everywhere ---
     let child = match clone(flags)? {
         Forked::Child => {
@@ -214,6 +221,7 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
     };
 
     crate::crash_point("create:after-clone");
+    crate::fail_point("create:after-clone")?;
     // Record the init before anything else can go wrong, so that a crash
     // from here on leaves a state that `delete --force` can clean up.
     st.pid = init_pid;
@@ -224,10 +232,12 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
     let mut cg = Cgroup::new(&cgroup_path);
     cg.apply(init_pid)?;
     crate::crash_point("create:after-cgroup");
+    crate::fail_point("create:after-cgroup")?;
     // Always: without resources, runc still confines devices to its
     // default list.
     let no_resources = oci_spec::runtime::LinuxResources::default();
     cg.set(linux.resources().as_ref().unwrap_or(&no_resources))?;
+    crate::fail_point("create:after-resources")?;
     send_msg(&parent_sock, &Msg::Go(init_pid))?;
 
     loop {
@@ -245,6 +255,7 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
                     }
                 }
                 crate::crash_point("create:after-mounts");
+                crate::fail_point("create:after-mounts")?;
                 send_msg(&parent_sock, &Msg::HooksDone)?;
             }
             Some(Msg::SeccompFd(remote)) => {
@@ -270,10 +281,14 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
     }
 
     crate::crash_point("create:before-save");
+    crate::fail_point("create:before-save")?;
     st.creating = false;
     st.save(&container.dir)?;
+    crate::fail_point("create:after-save")?;
     if let Some(p) = o.pid_file {
         write_pid_file(p, init_pid)?;
+        cleanup.pid_file = Some(std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()));
+        crate::fail_point("create:after-pidfile")?;
     }
     cleanup.armed = false;
     drop(cleanup);

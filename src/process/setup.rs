@@ -20,6 +20,7 @@ pub fn apply<'f>(
     filter: Option<&'f seccomp::Program>,
     sock: &OwnedFd,
 ) -> Result<(Exec, Option<&'f seccomp::Program>)> {
+    crate::fail_point("init:setup")?;
     if let Some(per) = personality {
         sched::set_personality(per)?;
     }
