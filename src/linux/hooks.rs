@@ -289,3 +289,60 @@ impl Drop for SigpipeBlocked {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str, timeout: Option<i64>) -> Hook {
+        let mut b = oci_spec::runtime::HookBuilder::default()
+            .path("/bin/sh")
+            .args(vec!["sh".to_string(), "-c".to_string(), script.to_string()]);
+        if let Some(t) = timeout {
+            b = b.timeout(t);
+        }
+        b.build().expect("hook")
+    }
+
+    /// More than a pipe holds.
+    fn big_state() -> String {
+        "x".repeat(512 * 1024)
+    }
+
+    #[test]
+    fn timeout_bounds_the_write_of_the_state() {
+        let t = Instant::now();
+        let e = run_one(&sh("exec sleep 30", Some(1)), &big_state()).unwrap_err();
+        assert_eq!(format!("{e:#}"), "timed out after 1s");
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    }
+
+    #[test]
+    fn a_hook_that_exits_without_reading_is_fine() {
+        run_one(&sh("exit 0", None), &big_state()).unwrap();
+        // Even when a child it leaves holds its stdin open.
+        let t = Instant::now();
+        run_one(
+            &sh("exec 3<&0; sleep 3 <&3 3<&- >/dev/null 2>&1 & exit 0", None),
+            &big_state(),
+        )
+        .unwrap();
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    }
+
+    #[test]
+    fn the_state_reaches_stdin_and_output_the_error() {
+        let e = run_one(&sh("wc -c; echo oops >&2; exit 3", Some(10)), &big_state()).unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(msg.contains("exit status: 3"), "{msg}");
+        assert!(msg.contains(&format!("stdout: {}", 512 * 1024)), "{msg}");
+        assert!(msg.contains("stderr: oops"), "{msg}");
+        run_one(&sh("cat >/dev/null", None), &big_state()).unwrap();
+    }
+
+    #[test]
+    fn a_bad_timeout_starts_nothing() {
+        let e = run_one(&sh("exit 0", Some(0)), "{}").unwrap_err();
+        assert_eq!(format!("{e:#}"), "timeout must be positive, got 0");
+    }
+}
