@@ -28,5 +28,16 @@ pub fn crash_point(name: &str) {
     }
 }
 
+/// Test hook for failure-path tests: in debug builds, `HUSK_FAIL_AT=NAME`
+/// makes the step NAME return an error (instead of crashing, as
+/// `HUSK_CRASH_AT` does), so that the undo of everything made before it
+/// runs. The error names the point.
+pub fn fail_point(name: &str) -> anyhow::Result<()> {
+    if cfg!(debug_assertions) && std::env::var_os("HUSK_FAIL_AT").is_some_and(|v| v == name) {
+        anyhow::bail!("{name}: failure injected by HUSK_FAIL_AT");
+    }
+    Ok(())
+}
+
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const SPEC_VERSION: &str = "1.2.0";

@@ -245,21 +245,7 @@ impl Bundle {
             bail!("domainname: unable to set domainname without a private UTS namespace");
         }
         if let Some(sysctl) = linux.sysctl() {
-            for key in sysctl.keys() {
-                if key.contains("..")
-                    || key.contains('/') && key.contains('.') && key.starts_with('/')
-                {
-                    bail!("linux.sysctl: invalid key {key}");
-                }
-                if key.starts_with("net.") && !self.has_ns(LinuxNamespaceType::Network) {
-                    bail!("linux.sysctl: {key} requires a network namespace");
-                }
-                if (key.starts_with("kernel.hostname") || key.starts_with("kernel.domainname"))
-                    && !self.has_ns(LinuxNamespaceType::Uts)
-                {
-                    bail!("linux.sysctl: {key} requires a UTS namespace");
-                }
-            }
+            crate::linux::sysctl::validate(sysctl, &nss)?;
         }
         if linux.time_offsets().is_some() && !self.has_new_ns(LinuxNamespaceType::Time) {
             bail!("linux.timeOffsets: requires a new time namespace");

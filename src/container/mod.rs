@@ -7,9 +7,21 @@ use crate::error::HuskError;
 use anyhow::{bail, Context, Result};
 use state::{State, Status};
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 pub const FIFO: &str = "exec.fifo";
+/// Mode of a `--root` directory husk creates (runc's).
+pub const ROOT_MODE: u32 = 0o700;
+/// Mode of a container's state directory (runc's).
+pub const DIR_MODE: u32 = 0o711;
+/// Mode of state.json: it holds the annotations and the hooks' env.
+pub const STATE_MODE: u32 = 0o600;
+/// Mode of exec.fifo. runc's is 0622 because its init opens it for
+/// writing as the container's root; husk's init reads it through an fd
+/// opened before the clone and `start` writes it, so only root needs it:
+/// with 0622 any user could start a created container.
+pub const FIFO_MODE: u32 = 0o600;
 
 pub struct Container {
     pub dir: PathBuf,
@@ -83,10 +95,16 @@ impl Container {
     pub fn create_dir(root: &Path, id: &str) -> Result<Container> {
         validate_id(id)?;
         check_root(root)?;
-        std::fs::create_dir_all(root)
+        // Like runc: a root husk makes is for root only (0700); a
+        // container's directory can be traversed (0711) but not listed,
+        // and state.json inside is 0600. An existing root keeps its mode.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(ROOT_MODE)
+            .create(root)
             .with_context(|| format!("create root directory {}", root.display()))?;
         let dir = root.join(id);
-        match std::fs::create_dir(&dir) {
+        match std::fs::DirBuilder::new().mode(DIR_MODE).create(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 return Err(HuskError::Exists(id.to_string()).into())

@@ -150,24 +150,34 @@ impl State {
     /// Write state.json atomically: a temp file, fsync-free, then rename.
     pub fn save(&self, dir: &Path) -> Result<()> {
         let data = serde_json::to_vec(self).context("serialize state")?;
-        write_atomic(&dir.join("state.json"), &data)
+        write_atomic(&dir.join("state.json"), &data, super::STATE_MODE)
     }
 }
 
 /// Write `data` to `path` through a temporary file and rename(2), so that a
-/// reader sees either the old or the new content, never a torn one.
-pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+/// reader sees either the old or the new content, never a torn one. The
+/// file gets `mode` (less the umask), whatever a stale temp file had.
+pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!(".{name}.{}", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
+    let open = || {
+        std::fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o644)
+            .create_new(true)
+            .mode(mode)
             .custom_flags(libc::O_CLOEXEC)
-            .open(&tmp)?;
+            .open(&tmp)
+    };
+    let write = || -> std::io::Result<()> {
+        let mut f = match open() {
+            // Left by a writer that died with our pid: its mode is not ours.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                std::fs::remove_file(&tmp)?;
+                open()?
+            }
+            r => r?,
+        };
         f.write_all(data)?;
         std::fs::rename(&tmp, path)
     };
@@ -205,5 +215,151 @@ pub fn is_alive(pid: i32, start_time: u64) -> bool {
     match proc_stat(pid) {
         Some((st, start)) => st != b'Z' && st != b'X' && start == start_time,
         None => false,
+    }
+}
+
+/// Write `path` (mode `mode` less the umask) so that no temporary file
+/// outlives a writer killed at any instant, for files outside husk's state
+/// directory (the pid file). The data goes to an unnamed O_TMPFILE inode,
+/// linked into place once complete: a writer that dies before leaves
+/// nothing. Only when `path` already exists is a named temp needed (link
+/// cannot replace), for the two syscalls between its link and the rename;
+/// the writer holds a lock on it, so a later writer removes the temps of
+/// dead ones. On a filesystem without O_TMPFILE the named temp is used
+/// throughout.
+pub fn write_no_leftover(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    write_no_leftover_inner(path, data, mode)
+        .map_err(|e| anyhow::Error::new(e).context(format!("write {}", path.display())))
+}
+
+fn write_no_leftover_inner(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
+    use nix::errno::Errno;
+    use nix::fcntl::{AtFlags, Flock, FlockArg, OFlag, AT_FDCWD};
+    use nix::sys::stat::Mode;
+    use std::os::fd::{AsRawFd, OwnedFd};
+
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EISDIR))?;
+    let tmp = dir.join(format!(
+        ".{}.{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let mode = Mode::from_bits_truncate(mode);
+    let anon = match nix::fcntl::open(
+        dir,
+        OFlag::O_TMPFILE | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+        mode,
+    ) {
+        Ok(fd) => Some(fd),
+        // No O_TMPFILE on this filesystem.
+        Err(Errno::EOPNOTSUPP | Errno::EISDIR | Errno::EINVAL) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let named = anon.is_none();
+    let fd: OwnedFd = match anon {
+        Some(fd) => fd,
+        None => {
+            sweep_dead_temps(dir, &name.to_string_lossy());
+            nix::fcntl::open(
+                &tmp,
+                OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+                mode,
+            )?
+        }
+    };
+    // Held until we return: a temp whose lock is free is a dead writer's.
+    let fd = Flock::lock(fd, FlockArg::LockExclusive).map_err(|(_, e)| e)?;
+    let unlink_tmp = |r: std::io::Result<()>| {
+        if r.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        r
+    };
+    let mut off = 0;
+    while off < data.len() {
+        match nix::unistd::write(&*fd, &data[off..]) {
+            Ok(n) => off += n,
+            Err(Errno::EINTR) => {}
+            Err(e) => return unlink_tmp(Err(e.into())),
+        }
+    }
+    if named {
+        crate::crash_point("pidfile:before-rename");
+        return unlink_tmp(std::fs::rename(&tmp, path));
+    }
+    crate::crash_point("pidfile:before-link");
+    let proc_path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    match nix::unistd::linkat(
+        AT_FDCWD,
+        proc_path.as_str(),
+        AT_FDCWD,
+        path,
+        AtFlags::AT_SYMLINK_FOLLOW,
+    ) {
+        Ok(()) => return Ok(()),
+        Err(Errno::EEXIST) => {}
+        Err(e) => return Err(e.into()),
+    }
+    // `path` exists: link under a temp name, then rename over it.
+    sweep_dead_temps(dir, &name.to_string_lossy());
+    nix::unistd::linkat(
+        AT_FDCWD,
+        proc_path.as_str(),
+        AT_FDCWD,
+        &tmp,
+        AtFlags::AT_SYMLINK_FOLLOW,
+    )?;
+    crate::crash_point("pidfile:before-rename");
+    unlink_tmp(std::fs::rename(&tmp, path))
+}
+
+/// Remove `.<name>.<digits>` in `dir` left by a writer of `<name>` that
+/// died between its link and its rename: a regular file nobody holds a
+/// lock on (write_no_leftover locks its temp; husk before it used the
+/// same names, without lock, for temps that were never valid once their
+/// writer was gone).
+fn sweep_dead_temps(dir: &Path, name: &str) {
+    use nix::fcntl::{Flock, FlockArg, OFlag};
+    use std::os::unix::fs::MetadataExt;
+    let prefix = format!(".{name}.");
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let f = e.file_name();
+        let Some(rest) = f.to_str().and_then(|s| s.strip_prefix(&prefix)) else {
+            continue;
+        };
+        if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let p = e.path();
+        let Ok(fd) = nix::fcntl::open(
+            &p,
+            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        ) else {
+            continue;
+        };
+        let Ok(st) = nix::sys::stat::fstat(&fd) else {
+            continue;
+        };
+        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+            continue;
+        }
+        let Ok(_lock) = Flock::lock(fd, FlockArg::LockExclusiveNonblock) else {
+            continue; // its writer is alive
+        };
+        // Still the inode we locked (not a new writer's under that name).
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.ino() == st.st_ino && m.dev() == st.st_dev)
+        {
+            let _ = std::fs::remove_file(&p);
+        }
     }
 }

@@ -68,6 +68,7 @@ pub fn validate(devs: &[LinuxDevice]) -> Result<()> {
 /// Create the default devices and `linux.devices`. In a user namespace
 /// mknod is not allowed: bind-mount the host's node instead.
 pub fn create_all(root: BorrowedFd, extra: &[LinuxDevice], in_userns: bool) -> Result<()> {
+    crate::fail_point("init:devices")?;
     for d in DEFAULT {
         if extra.iter().any(|e| e.path() == Path::new(d.path)) {
             continue;

@@ -16,3 +16,4 @@ pub mod seccomp;
 pub mod seccomp_cache;
 pub mod stdio;
 pub mod sys;
+pub mod sysctl;

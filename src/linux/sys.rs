@@ -90,6 +90,24 @@ pub fn pidfd_send_signal(pidfd: BorrowedFd, sig: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// Take every pending `sig` of this thread off its pending set
+/// (sigtimedwait(2) with a zero timeout; `sig` must be blocked), so that
+/// unblocking it delivers nothing.
+pub fn discard_pending(sig: libc::c_int) {
+    // SAFETY: `set` is initialised by sigemptyset before use, the timespec
+    // is a valid zero timeout, and a NULL siginfo is allowed.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        let zero = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        while libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) == sig {}
+    }
+}
+
 /// `struct mount_attr` of mount_setattr(2).
 #[repr(C)]
 struct MountAttr {

@@ -259,7 +259,7 @@ impl Lock {
 
     pub fn save(&self, store: &Store) -> Result<()> {
         let data = serde_json::to_vec_pretty(store).context("serialize the network store")?;
-        crate::container::state::write_atomic(&self.path(&store.bridge), &data)
+        crate::container::state::write_atomic(&self.path(&store.bridge), &data, 0o644)
     }
 
     pub fn remove(&self, bridge: &str) -> Result<()> {

@@ -218,10 +218,9 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
         std::fs::write("/proc/sys/kernel/domainname", d).context("set domainname (domainname)")?;
     }
     if let Some(sysctl) = linux.sysctl() {
-        for (k, v) in sysctl {
-            let p = format!("/proc/sys/{}", k.replace('.', "/"));
-            std::fs::write(&p, v).with_context(|| format!("linux.sysctl: write {k}={v}"))?;
-        }
+        // Checked against the namespaces by Bundle::validate; written
+        // without leaving /proc/sys.
+        crate::linux::sysctl::write_all(sysctl)?;
     }
     rootfs::finalize(
         propagation,

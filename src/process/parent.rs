@@ -6,7 +6,7 @@ use super::clone::{clone, Forked};
 use super::sync::{self, recv_msg, send_msg, Msg};
 use super::InitArgs;
 use crate::cgroups::{self, Cgroup};
-use crate::container::state::{self, write_atomic, State};
+use crate::container::state::{self, State};
 use crate::container::Container;
 use crate::linux::{console, hooks, namespaces};
 use crate::spec::Bundle;
@@ -38,6 +38,8 @@ struct Cleanup<'a> {
     container: &'a Container,
     cgroup_path: String,
     pids: Vec<i32>,
+    /// The pid file, once written.
+    pid_file: Option<PathBuf>,
     armed: bool,
 }
 
@@ -55,6 +57,9 @@ impl Drop for Cleanup<'_> {
             let _ = Cgroup::new(&self.cgroup_path).destroy();
         }
         let _ = self.container.remove_dir();
+        if let Some(p) = &self.pid_file {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
 
@@ -103,6 +108,7 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
         container: &container,
         cgroup_path: String::new(),
         pids: vec![],
+        pid_file: None,
         armed: true,
     };
     let mut st = State {
@@ -128,8 +134,11 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
     cleanup.cgroup_path = cgroup_path.clone();
 
     let fifo_path = container.fifo_path();
-    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o600))
-        .with_context(|| format!("mkfifo {}", fifo_path.display()))?;
+    nix::unistd::mkfifo(
+        &fifo_path,
+        nix::sys::stat::Mode::from_bits_truncate(crate::container::FIFO_MODE),
+    )
+    .with_context(|| format!("mkfifo {}", fifo_path.display()))?;
     // O_RDWR: the init can then block in read() until `start` writes, and
     // `start`'s O_WRONLY|O_NONBLOCK open fails with ENXIO if the init died.
     let fifo: OwnedFd = nix::fcntl::open(
@@ -170,6 +179,7 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
         seccomp: seccomp.as_ref(),
     };
     crate::crash_point("create:before-clone");
+    crate::fail_point("create:before-clone")?;
     // --- the clone: husk is single-threaded here, as everywhere ---
     let child = match clone(flags)? {
         Forked::Child => {
@@ -212,6 +222,7 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
     };
 
     crate::crash_point("create:after-clone");
+    crate::fail_point("create:after-clone")?;
     // Record the init before anything else can go wrong, so that a crash
     // from here on leaves a state that `delete --force` can clean up.
     st.pid = init_pid;
@@ -222,10 +233,12 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
     let mut cg = Cgroup::new(&cgroup_path);
     cg.apply(init_pid)?;
     crate::crash_point("create:after-cgroup");
+    crate::fail_point("create:after-cgroup")?;
     // Always: without resources, runc still confines devices to its
     // default list.
     let no_resources = oci_spec::runtime::LinuxResources::default();
     cg.set(linux.resources().as_ref().unwrap_or(&no_resources))?;
+    crate::fail_point("create:after-resources")?;
     send_msg(&parent_sock, &Msg::Go(init_pid))?;
 
     loop {
@@ -243,6 +256,7 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
                     }
                 }
                 crate::crash_point("create:after-mounts");
+                crate::fail_point("create:after-mounts")?;
                 send_msg(&parent_sock, &Msg::HooksDone)?;
             }
             Some(Msg::SeccompFd(remote)) => {
@@ -268,10 +282,14 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
     }
 
     crate::crash_point("create:before-save");
+    crate::fail_point("create:before-save")?;
     st.creating = false;
     st.save(&container.dir)?;
+    crate::fail_point("create:after-save")?;
     if let Some(p) = o.pid_file {
         write_pid_file(p, init_pid)?;
+        cleanup.pid_file = Some(std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()));
+        crate::fail_point("create:after-pidfile")?;
     }
     cleanup.armed = false;
     drop(cleanup);
@@ -280,9 +298,10 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
     Ok(container)
 }
 
-/// The pid file: the decimal pid, no newline, written atomically.
+/// The pid file: the decimal pid, no newline, written atomically, and
+/// without a temp file left behind if husk is killed meanwhile.
 pub fn write_pid_file(p: &Path, pid: i32) -> Result<()> {
     let abs: PathBuf =
         std::path::absolute(p).with_context(|| format!("pid file {}", p.display()))?;
-    write_atomic(&abs, pid.to_string().as_bytes())
+    state::write_no_leftover(&abs, pid.to_string().as_bytes(), 0o644)
 }

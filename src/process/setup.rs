@@ -20,6 +20,7 @@ pub fn apply<'f>(
     filter: Option<&'f seccomp::Program>,
     sock: &OwnedFd,
 ) -> Result<(Exec, Option<&'f seccomp::Program>)> {
+    crate::fail_point("init:setup")?;
     // Default dispositions and an empty mask for the new program, before a
     // seccomp filter could block rt_sigaction.
     sys::reset_signals().context("reset signal dispositions and mask")?;
