@@ -9,6 +9,7 @@ pub mod mountopts;
 pub mod namespaces;
 pub mod paths;
 pub mod process;
+pub mod resolve;
 pub mod rootfs;
 pub mod sched;
 pub mod seccomp;

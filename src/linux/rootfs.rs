@@ -1,17 +1,21 @@
 //! The container's root filesystem: propagation, the spec's mounts with
 //! destinations resolved inside the rootfs, pivot_root, read-only root.
 //!
-//! Every destination is opened with openat2(RESOLVE_IN_ROOT) and mounted
-//! through its /proc/self/fd path, so a symlink in the rootfs (or one swapped
-//! in during setup) can never send a mount outside it (CVE-2021-30465).
+//! Every destination is resolved inside the rootfs (see `resolve`: `..`
+//! and symlinks never leave it, missing mount points are created there)
+//! and mounted through its /proc/self/fd path, so a symlink in the rootfs
+//! (or one swapped in during setup) can never send a mount outside it
+//! (CVE-2021-30465).
 
 use super::mountopts::{self, MountOpts};
+use super::resolve::{self, Kind};
 use super::sys;
 use anyhow::{bail, Context, Result};
+use nix::fcntl::OFlag;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use oci_spec::runtime::Mount;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 const NONE: Option<&str> = None;
 
@@ -29,83 +33,6 @@ pub fn validate_mounts(mounts: &[Mount]) -> Result<()> {
             .with_context(|| format!("mounts: {}", d.display()))?;
     }
     Ok(())
-}
-
-pub fn relative(p: &Path) -> PathBuf {
-    p.components()
-        .filter(|c| matches!(c, Component::Normal(_)))
-        .collect()
-}
-
-/// What to create at a destination that does not exist yet.
-#[derive(Clone, Copy, PartialEq)]
-pub enum Kind {
-    Dir,
-    File,
-}
-
-/// Open `rel` inside `root` as O_PATH, creating it (and its parents) if
-/// missing. Resolution never leaves `root`.
-pub fn open_or_create(root: BorrowedFd, rel: &Path, kind: Kind) -> Result<OwnedFd> {
-    let rel = relative(rel);
-    match sys::openat_in_root(root, &rel, libc::O_PATH, 0) {
-        Ok(fd) => return Ok(fd),
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-        Err(e) => return Err(e).with_context(|| format!("open {} in rootfs", rel.display())),
-    }
-    let comps: Vec<_> = rel.components().collect();
-    let mut cur = PathBuf::new();
-    let mut parent =
-        sys::openat_in_root(root, Path::new("."), libc::O_PATH, 0).context("open rootfs")?;
-    for (i, c) in comps.iter().enumerate() {
-        cur.push(c);
-        let last = i + 1 == comps.len();
-        match sys::openat_in_root(root, &cur, libc::O_PATH, 0) {
-            Ok(fd) => {
-                parent = fd;
-                continue;
-            }
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-            Err(e) => return Err(e).with_context(|| format!("open {} in rootfs", cur.display())),
-        }
-        let name = c.as_os_str();
-        if last && kind == Kind::File {
-            let f = nix::fcntl::openat(
-                &parent,
-                name,
-                nix::fcntl::OFlag::O_CREAT
-                    | nix::fcntl::OFlag::O_WRONLY
-                    | nix::fcntl::OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::from_bits_truncate(0o644),
-            );
-            match f {
-                Ok(_) | Err(nix::errno::Errno::EEXIST) => {}
-                Err(e) => {
-                    return Err(e).with_context(|| format!("create {} in rootfs", cur.display()))
-                }
-            }
-        } else {
-            match nix::sys::stat::mkdirat(
-                &parent,
-                name,
-                nix::sys::stat::Mode::from_bits_truncate(0o755),
-            ) {
-                Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
-                Err(e) => {
-                    return Err(e).with_context(|| format!("mkdir {} in rootfs", cur.display()))
-                }
-            }
-        }
-        parent = sys::openat_in_root(root, &cur, libc::O_PATH, 0)
-            .with_context(|| format!("open {} in rootfs", cur.display()))?;
-    }
-    Ok(parent)
-}
-
-fn is_dir(fd: &OwnedFd) -> bool {
-    nix::sys::stat::fstat(fd)
-        .map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
-        .unwrap_or(false)
 }
 
 /// Flags of the mount that holds `path` that a bind remount must keep: in a
@@ -211,7 +138,7 @@ fn mount_one(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, tree: Option<&OwnedFd
         "" => bail!("type is missing (and the mount is not a bind mount)"),
         _ => {}
     }
-    let target = open_or_create(root, dest, Kind::Dir)?;
+    let target = resolve::open_or_create(root, dest, Kind::Dir)?;
     if opts.tmpcopyup && typ == "tmpfs" {
         return tmpcopyup(root, dest, &target, &opts);
     }
@@ -243,7 +170,7 @@ fn mount_one(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, tree: Option<&OwnedFd
                 NONE,
             )
             .context("bind /sys")?;
-            let fd = open_or_create(root, dest, Kind::Dir)?;
+            let fd = resolve::open_or_create(root, dest, Kind::Dir)?;
             let p = sys::fd_path(&fd);
             let f = MsFlags::MS_BIND
                 | MsFlags::MS_REMOUNT
@@ -263,15 +190,15 @@ fn finish_mount(root: BorrowedFd, dest: &Path, opts: &MountOpts) -> Result<()> {
         return Ok(());
     }
     // Reopen: the old fd still points at the directory under the mount.
-    let fd = open_or_create(root, dest, Kind::Dir)?;
+    let fd = resolve::open_or_create(root, dest, Kind::Dir)?;
     let p = sys::fd_path(&fd);
     for prop in &opts.propagation {
         mount(NONE, p.as_str(), NONE, *prop, NONE)
             .with_context(|| format!("set propagation {prop:?}"))?;
     }
     if opts.rec_set != 0 || opts.rec_clr != 0 {
-        let tree = sys::openat_in_root(root, &relative(dest), libc::O_PATH | libc::O_DIRECTORY, 0)
-            .or_else(|_| sys::openat_in_root(root, &relative(dest), libc::O_PATH, 0))?;
+        let tree = resolve::open(root, dest, OFlag::O_PATH)
+            .with_context(|| format!("reopen {} in the rootfs", dest.display()))?;
         sys::mount_setattr(tree.as_fd(), true, opts.rec_set, opts.rec_clr, None)
             .context("mount_setattr (recursive mount options)")?;
     }
@@ -290,8 +217,8 @@ fn bind_mount(
         std::fs::metadata(source).with_context(|| format!("bind source {}", source.display()))?;
     let kind = if md.is_dir() { Kind::Dir } else { Kind::File };
     let dest = m.destination();
-    let target = open_or_create(root, dest, kind)?;
-    if (kind == Kind::Dir) != is_dir(&target) {
+    let target = resolve::open_or_create(root, dest, kind)?;
+    if (kind == Kind::Dir) != resolve::is_dir(&target) {
         bail!(
             "bind mount of {} onto {}: file type mismatch",
             source.display(),
@@ -315,7 +242,7 @@ fn bind_mount(
     drop(target);
     let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     if !extra.is_empty() {
-        let fd = open_or_create(root, dest, kind)?;
+        let fd = resolve::open_or_create(root, dest, kind)?;
         let p = sys::fd_path(&fd);
         let mut f = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra;
         if ctx.in_userns {
@@ -396,7 +323,7 @@ fn mount_cgroup(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, opts: &MountOpts) 
     match &layout {
         crate::cgroups::Layout::V2 { mount: mnt } => {
             if ctx.new_cgroupns {
-                let target = open_or_create(root, dest, Kind::Dir)?;
+                let target = resolve::open_or_create(root, dest, Kind::Dir)?;
                 let t = sys::fd_path(&target);
                 mount(
                     Some("cgroup2"),
@@ -414,7 +341,7 @@ fn mount_cgroup(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, opts: &MountOpts) 
             hierarchies,
             unified,
         } => {
-            let target = open_or_create(root, dest, Kind::Dir)?;
+            let target = resolve::open_or_create(root, dest, Kind::Dir)?;
             let t = sys::fd_path(&target);
             mount(
                 Some("tmpfs"),
@@ -437,7 +364,7 @@ fn mount_cgroup(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, opts: &MountOpts) 
                 bind_ro(root, &host_mount.join(rel), &sub, base | ro)?;
             }
             if !ro.is_empty() {
-                let fd = open_or_create(root, dest, Kind::Dir)?;
+                let fd = resolve::open_or_create(root, dest, Kind::Dir)?;
                 let p = sys::fd_path(&fd);
                 mount(
                     NONE,
@@ -456,7 +383,7 @@ fn mount_cgroup(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, opts: &MountOpts) 
 /// Bind `src` (recursively) onto `dest` inside the rootfs and remount it
 /// with `flags`, reopening the destination so the remount hits the new mount.
 fn bind_ro(root: BorrowedFd, src: &Path, dest: &Path, flags: MsFlags) -> Result<()> {
-    let fd = open_or_create(root, dest, Kind::Dir)?;
+    let fd = resolve::open_or_create(root, dest, Kind::Dir)?;
     mount(
         Some(src),
         sys::fd_path(&fd).as_str(),
@@ -467,7 +394,7 @@ fn bind_ro(root: BorrowedFd, src: &Path, dest: &Path, flags: MsFlags) -> Result<
     .with_context(|| format!("bind {}", src.display()))?;
     drop(fd);
     if !flags.is_empty() {
-        let fd = open_or_create(root, dest, Kind::Dir)?;
+        let fd = resolve::open_or_create(root, dest, Kind::Dir)?;
         let p = sys::fd_path(&fd);
         let f = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags | locked_flags(&p);
         mount(NONE, p.as_str(), NONE, f, NONE)
