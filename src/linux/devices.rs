@@ -4,10 +4,12 @@
 use super::resolve::{open_or_create, Kind};
 use super::sys;
 use anyhow::{bail, Context, Result};
+use nix::fcntl::OFlag;
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{makedev, mknodat, Mode, SFlag};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 use std::os::fd::BorrowedFd;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path};
 
 struct Dev {
@@ -155,22 +157,35 @@ fn make(
         makedev(major, minor),
     )
     .with_context(|| format!("mknod {}", path.display()))?;
-    // mknod applies the umask: set the mode and owner exactly.
-    nix::sys::stat::fchmodat(
+    // The node just made, never what a symlink put there meanwhile names.
+    let node = nix::fcntl::openat(
         &dir,
         name,
-        Mode::from_bits_truncate(mode & 0o7777),
-        nix::sys::stat::FchmodatFlags::FollowSymlink,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
     )
-    .with_context(|| format!("chmod {}", path.display()))?;
+    .with_context(|| format!("open {}", path.display()))?;
+    let st = nix::sys::stat::fstat(&node).with_context(|| format!("stat {}", path.display()))?;
+    let rdev_differs = kind != SFlag::S_IFIFO && st.st_rdev != makedev(major, minor);
+    if st.st_mode & SFlag::S_IFMT.bits() != kind.bits() || rdev_differs {
+        bail!("{} was replaced while it was being made", path.display());
+    }
+    // mknod applies the umask: set the owner, then the mode, exactly
+    // (chown would clear set-id bits).
     nix::unistd::fchownat(
-        &dir,
-        name,
+        &node,
+        "",
         Some(uid.into()),
         Some(gid.into()),
-        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        nix::fcntl::AtFlags::AT_EMPTY_PATH,
     )
     .with_context(|| format!("chown {}", path.display()))?;
+    // chmod through the fd's /proc path: the node itself is not opened.
+    std::fs::set_permissions(
+        sys::fd_path(&node),
+        std::fs::Permissions::from_mode(mode & 0o7777),
+    )
+    .with_context(|| format!("chmod {}", path.display()))?;
     Ok(())
 }
 
