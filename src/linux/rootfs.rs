@@ -11,8 +11,9 @@ use super::mountopts::{self, MountOpts};
 use super::resolve::{self, Kind};
 use super::sys;
 use anyhow::{bail, Context, Result};
-use nix::fcntl::OFlag;
+use nix::fcntl::{openat, readlinkat, OFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::stat::{fstat, fstatat, mkdirat, Mode, SFlag};
 use oci_spec::runtime::Mount;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -254,60 +255,102 @@ fn bind_mount(
 }
 
 /// `tmpcopyup` (Podman --read-only): the new tmpfs starts with a copy of
-/// what the image had at that directory.
+/// what the image had at that directory. The image's directory is opened
+/// before the tmpfs hides it (lookups relative to that fd still see what
+/// is under the mount) and copied with `*at` calls that follow no symlink
+/// and open nothing but directories and regular files.
 fn tmpcopyup(root: BorrowedFd, dest: &Path, target: &OwnedFd, opts: &MountOpts) -> Result<()> {
-    let tmp = std::env::temp_dir().join(format!("husk-tmpcopyup-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).context("tmpcopyup: make staging dir")?;
+    let dir = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let src = openat(target, ".", dir, Mode::empty())
+        .with_context(|| format!("tmpcopyup: open {} in the rootfs", dest.display()))?;
     let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
-    let result = (|| -> Result<()> {
+    let tpath = sys::fd_path(target);
+    mount(
+        Some("tmpfs"),
+        tpath.as_str(),
+        Some("tmpfs"),
+        opts.flags & !(MsFlags::MS_RDONLY | MsFlags::MS_REMOUNT),
+        data,
+    )
+    .context("tmpcopyup: mount tmpfs")?;
+    let tmpfs = resolve::open(root, dest, dir).context("tmpcopyup: open the new tmpfs")?;
+    copy_dir(&src, &tmpfs).context("tmpcopyup: copy")?;
+    let st = fstat(&src).context("tmpcopyup: stat")?;
+    nix::sys::stat::fchmod(&tmpfs, Mode::from_bits_truncate(st.st_mode & 0o7777))
+        .context("tmpcopyup: chmod")?;
+    if opts.flags.contains(MsFlags::MS_RDONLY) {
+        let p = sys::fd_path(&tmpfs);
         mount(
-            Some("tmpfs"),
-            &tmp,
-            Some("tmpfs"),
-            opts.flags & !MsFlags::MS_RDONLY,
+            NONE,
+            p.as_str(),
+            NONE,
+            MsFlags::MS_REMOUNT | opts.flags,
             data,
         )
-        .context("tmpcopyup: mount tmpfs")?;
-        let src = sys::fd_path(target);
-        copy_tree(Path::new(&src), &tmp).context("tmpcopyup: copy")?;
-        if opts.flags.contains(MsFlags::MS_RDONLY) {
-            mount(NONE, &tmp, NONE, MsFlags::MS_REMOUNT | opts.flags, data)
-                .context("tmpcopyup: remount ro")?;
-        }
-        mount(Some(&tmp), src.as_str(), NONE, MsFlags::MS_MOVE, NONE)
-            .context("tmpcopyup: move tmpfs into place")?;
-        Ok(())
-    })();
-    let _ = umount2(&tmp, MntFlags::MNT_DETACH);
-    let _ = std::fs::remove_dir(&tmp);
-    result?;
+        .context("tmpcopyup: remount ro")?;
+    }
     finish_mount(root, dest, opts)
 }
 
-fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
-    use std::os::unix::fs::{lchown, MetadataExt, PermissionsExt};
-    for e in std::fs::read_dir(src)? {
-        let e = e?;
-        let md = e.metadata()?;
-        let to = dst.join(e.file_name());
-        let ft = md.file_type();
-        if ft.is_dir() {
-            std::fs::create_dir(&to)?;
-            copy_tree(&e.path(), &to)?;
-        } else if ft.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(e.path())?, &to)?;
-        } else if ft.is_file() {
-            std::fs::copy(e.path(), &to)?;
-        } else {
-            continue;
-        }
-        lchown(&to, Some(md.uid()), Some(md.gid()))?;
-        if !ft.is_symlink() {
-            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(md.mode() & 0o7777))?;
+/// Copies the directory `src` into the (new, empty) directory `dst`:
+/// directories, regular files and symlinks, with owners and modes; other
+/// kinds of files are skipped.
+fn copy_dir(src: &OwnedFd, dst: &OwnedFd) -> Result<()> {
+    use nix::fcntl::AtFlags;
+    let entries = nix::dir::Dir::from_fd(src.try_clone()?)?;
+    let names: Vec<std::ffi::CString> = entries
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_owned())
+        .filter(|n| n.as_bytes() != b"." && n.as_bytes() != b"..")
+        .collect();
+    let dirf = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    for name in &names {
+        let n = name.as_c_str();
+        let st = fstatat(src, n, AtFlags::AT_SYMLINK_NOFOLLOW)?;
+        let mode = Mode::from_bits_truncate(st.st_mode & 0o7777);
+        match st.st_mode & SFlag::S_IFMT.bits() {
+            t if t == SFlag::S_IFDIR.bits() => {
+                mkdirat(dst, n, Mode::from_bits_truncate(0o700))?;
+                let from = openat(src, n, dirf, Mode::empty())?;
+                let to = openat(dst, n, dirf, Mode::empty())?;
+                copy_dir(&from, &to)?;
+                nix::unistd::fchown(&to, Some(st.st_uid.into()), Some(st.st_gid.into()))?;
+                nix::sys::stat::fchmod(&to, mode)?;
+            }
+            t if t == SFlag::S_IFLNK.bits() => {
+                let target = readlinkat(src, n)?;
+                nix::unistd::symlinkat(target.as_os_str(), dst, n)?;
+                nix::unistd::fchownat(
+                    dst,
+                    n,
+                    Some(st.st_uid.into()),
+                    Some(st.st_gid.into()),
+                    AtFlags::AT_SYMLINK_NOFOLLOW,
+                )?;
+            }
+            t if t == SFlag::S_IFREG.bits() => {
+                // O_NONBLOCK: if it was swapped for a FIFO, the open does
+                // not wait for a writer; the type is checked on the fd.
+                let ro = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+                let from = openat(src, n, ro, Mode::empty())?;
+                if fstat(&from)?.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() {
+                    continue;
+                }
+                let wr = OFlag::O_WRONLY
+                    | OFlag::O_CREAT
+                    | OFlag::O_EXCL
+                    | OFlag::O_NOFOLLOW
+                    | OFlag::O_CLOEXEC;
+                let to = openat(dst, n, wr, Mode::from_bits_truncate(0o600))?;
+                let (mut from, mut to) = (std::fs::File::from(from), std::fs::File::from(to));
+                std::io::copy(&mut from, &mut to)?;
+                nix::unistd::fchown(&to, Some(st.st_uid.into()), Some(st.st_gid.into()))?;
+                nix::sys::stat::fchmod(&to, mode)?;
+            }
+            _ => {}
         }
     }
-    let md = std::fs::metadata(src)?;
-    std::fs::set_permissions(dst, std::fs::Permissions::from_mode(md.mode() & 0o7777))?;
     Ok(())
 }
 
