@@ -5,12 +5,14 @@
 //! and symlinks never leave it, missing mount points are created there)
 //! and mounted through its /proc/self/fd path, so a symlink in the rootfs
 //! (or one swapped in during setup) can never send a mount outside it
-//! (CVE-2021-30465).
+//! (CVE-2021-30465). proc and sysfs go only on real directories, and
+//! nothing but the files lxcfs emulates may be mounted inside /proc.
 
 use super::mountopts::{self, MountOpts};
 use super::resolve::{self, Kind};
 use super::sys;
 use anyhow::{bail, Context, Result};
+use nix::errno::Errno;
 use nix::fcntl::{openat, readlinkat, OFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::{fstat, fstatat, mkdirat, Mode, SFlag};
@@ -127,19 +129,92 @@ pub fn mount_all(
     Ok(())
 }
 
+/// Where runc's checkProcMount lets a mount go inside /proc: the files
+/// lxcfs emulates.
+const PROC_ALLOWED: &[&str] = &[
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/sys/kernel/ns_last_pid",
+    "/proc/sys/crypto/fips_enabled",
+];
+
+/// runc's checkProcMount, on the resolved destination (so neither `..`
+/// nor a symlink gets around it): on /proc itself only a procfs (a new
+/// one, or a bind of one), inside /proc only PROC_ALLOWED. A mount over
+/// /proc's files could hide what maskedPaths masks or replace the
+/// files the kernel's LSM interfaces are written through.
+fn check_proc_mount(
+    root: BorrowedFd,
+    target: &OwnedFd,
+    typ: &str,
+    source: Option<&Path>,
+) -> Result<()> {
+    let at = resolve::container_path(root, target.as_fd())?;
+    if !at.starts_with("/proc") {
+        return Ok(());
+    }
+    if at == Path::new("/proc") {
+        let procfs = |p: &Path| {
+            nix::sys::statfs::statfs(p)
+                .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+        };
+        if typ == "proc" || source.is_some_and(procfs) {
+            return Ok(());
+        }
+        bail!("only a procfs may be mounted on /proc (the destination resolves to /proc)");
+    }
+    if PROC_ALLOWED.iter().any(|a| at == Path::new(a)) {
+        return Ok(());
+    }
+    bail!(
+        "{} is inside /proc, where only {} may be mounted",
+        at.display(),
+        PROC_ALLOWED.join(", ")
+    )
+}
+
 fn mount_one(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, tree: Option<&OwnedFd>) -> Result<()> {
     let opts = mountopts::parse(m.options().as_deref().unwrap_or(&[]))?;
     let typ = m.typ().as_deref().unwrap_or("");
     let dest = m.destination();
-    if opts.is_bind() || typ == "bind" {
-        return bind_mount(ctx, root, m, &opts, tree);
+    let bind = opts.is_bind() || typ == "bind";
+    if !bind && typ.is_empty() {
+        bail!("type is missing (and the mount is not a bind mount)");
     }
-    match typ {
-        "cgroup" | "cgroup2" => return mount_cgroup(ctx, root, m, &opts),
-        "" => bail!("type is missing (and the mount is not a bind mount)"),
-        _ => {}
+    // procfs and sysfs: never where a symlink points (CVE-2023-27561).
+    let strict = !bind && (typ == "proc" || typ == "sysfs");
+    let (target, kind, source) = if bind {
+        let source = m.source().as_ref().context("bind mount without source")?;
+        let md = std::fs::metadata(source)
+            .with_context(|| format!("bind source {}", source.display()))?;
+        let kind = if md.is_dir() { Kind::Dir } else { Kind::File };
+        let target = resolve::open_or_create(root, dest, kind)?;
+        (target, kind, Some(source.as_path()))
+    } else if strict {
+        let target = resolve::open_dir_no_symlinks(root, dest)
+            .with_context(|| format!("{typ} must be mounted on an ordinary directory"))?;
+        (target, Kind::Dir, None)
+    } else {
+        (
+            resolve::open_or_create(root, dest, Kind::Dir)?,
+            Kind::Dir,
+            None,
+        )
+    };
+    check_proc_mount(root, &target, typ, source)?;
+    if bind {
+        return bind_mount(ctx, root, m, &opts, tree, target, kind);
     }
-    let target = resolve::open_or_create(root, dest, Kind::Dir)?;
+    if typ == "cgroup" || typ == "cgroup2" {
+        drop(target);
+        return mount_cgroup(ctx, root, m, &opts);
+    }
     if opts.tmpcopyup && typ == "tmpfs" {
         return tmpcopyup(root, dest, &target, &opts);
     }
@@ -162,7 +237,7 @@ fn mount_one(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, tree: Option<&OwnedFd
         Ok(()) => {}
         // sysfs can't be mounted in a user namespace without its own netns:
         // bind the host's /sys instead, as runc does.
-        Err(nix::errno::Errno::EPERM) if typ == "sysfs" && ctx.in_userns => {
+        Err(Errno::EPERM) if typ == "sysfs" && ctx.in_userns => {
             mount(
                 Some("/sys"),
                 tpath.as_str(),
@@ -171,7 +246,7 @@ fn mount_one(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, tree: Option<&OwnedFd
                 NONE,
             )
             .context("bind /sys")?;
-            let fd = resolve::open_or_create(root, dest, Kind::Dir)?;
+            let fd = reopen(root, dest, strict)?;
             let p = sys::fd_path(&fd);
             let f = MsFlags::MS_BIND
                 | MsFlags::MS_REMOUNT
@@ -182,25 +257,33 @@ fn mount_one(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, tree: Option<&OwnedFd
         Err(e) => return Err(e).with_context(|| format!("mount {typ} {}", source.display())),
     }
     drop(target);
-    finish_mount(root, dest, &opts)
+    finish_mount(root, dest, &opts, strict)
+}
+
+/// The destination again, after something was mounted on it: the old fd
+/// still points at the directory under the mount. `strict`: as for proc
+/// and sysfs, no symlink on the way.
+fn reopen(root: BorrowedFd, dest: &Path, strict: bool) -> Result<OwnedFd> {
+    if strict {
+        return resolve::open_dir_no_symlinks(root, dest);
+    }
+    resolve::open(root, dest, OFlag::O_PATH)
+        .with_context(|| format!("reopen {} in the rootfs", dest.display()))
 }
 
 /// Propagation and recursive attributes, on the freshly mounted tree.
-fn finish_mount(root: BorrowedFd, dest: &Path, opts: &MountOpts) -> Result<()> {
+fn finish_mount(root: BorrowedFd, dest: &Path, opts: &MountOpts, strict: bool) -> Result<()> {
     if opts.propagation.is_empty() && opts.rec_set == 0 && opts.rec_clr == 0 {
         return Ok(());
     }
-    // Reopen: the old fd still points at the directory under the mount.
-    let fd = resolve::open_or_create(root, dest, Kind::Dir)?;
+    let fd = reopen(root, dest, strict)?;
     let p = sys::fd_path(&fd);
     for prop in &opts.propagation {
         mount(NONE, p.as_str(), NONE, *prop, NONE)
             .with_context(|| format!("set propagation {prop:?}"))?;
     }
     if opts.rec_set != 0 || opts.rec_clr != 0 {
-        let tree = resolve::open(root, dest, OFlag::O_PATH)
-            .with_context(|| format!("reopen {} in the rootfs", dest.display()))?;
-        sys::mount_setattr(tree.as_fd(), true, opts.rec_set, opts.rec_clr, None)
+        sys::mount_setattr(fd.as_fd(), true, opts.rec_set, opts.rec_clr, None)
             .context("mount_setattr (recursive mount options)")?;
     }
     Ok(())
@@ -212,13 +295,11 @@ fn bind_mount(
     m: &Mount,
     opts: &MountOpts,
     tree: Option<&OwnedFd>,
+    target: OwnedFd,
+    kind: Kind,
 ) -> Result<()> {
     let source = m.source().as_ref().context("bind mount without source")?;
-    let md =
-        std::fs::metadata(source).with_context(|| format!("bind source {}", source.display()))?;
-    let kind = if md.is_dir() { Kind::Dir } else { Kind::File };
     let dest = m.destination();
-    let target = resolve::open_or_create(root, dest, kind)?;
     if (kind == Kind::Dir) != resolve::is_dir(&target) {
         bail!(
             "bind mount of {} onto {}: file type mismatch",
@@ -243,7 +324,7 @@ fn bind_mount(
     drop(target);
     let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     if !extra.is_empty() {
-        let fd = resolve::open_or_create(root, dest, kind)?;
+        let fd = reopen(root, dest, false)?;
         let p = sys::fd_path(&fd);
         let mut f = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra;
         if ctx.in_userns {
@@ -251,7 +332,7 @@ fn bind_mount(
         }
         mount(NONE, p.as_str(), NONE, f, NONE).context("remount bind mount with its options")?;
     }
-    finish_mount(root, dest, opts)
+    finish_mount(root, dest, opts, false)
 }
 
 /// `tmpcopyup` (Podman --read-only): the new tmpfs starts with a copy of
@@ -289,7 +370,7 @@ fn tmpcopyup(root: BorrowedFd, dest: &Path, target: &OwnedFd, opts: &MountOpts) 
         )
         .context("tmpcopyup: remount ro")?;
     }
-    finish_mount(root, dest, opts)
+    finish_mount(root, dest, opts, false)
 }
 
 /// Copies the directory `src` into the (new, empty) directory `dst`:
@@ -420,7 +501,7 @@ fn mount_cgroup(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, opts: &MountOpts) 
             }
         }
     }
-    finish_mount(root, dest, opts)
+    finish_mount(root, dest, opts, false)
 }
 
 /// Bind `src` (recursively) onto `dest` inside the rootfs and remount it
