@@ -5,6 +5,7 @@ pub mod console;
 pub mod devices;
 pub mod hooks;
 pub mod idmap;
+pub mod mountinfo;
 pub mod mountopts;
 pub mod namespaces;
 pub mod paths;

@@ -8,6 +8,7 @@
 //! (CVE-2021-30465). proc and sysfs go only on real directories, and
 //! nothing but the files lxcfs emulates may be mounted inside /proc.
 
+use super::mountinfo;
 use super::mountopts::{self, MountOpts};
 use super::resolve::{self, Kind};
 use super::sys;
@@ -531,6 +532,7 @@ fn bind_ro(root: BorrowedFd, src: &Path, dest: &Path, flags: MsFlags) -> Result<
 /// --no-pivot, move the rootfs over / and chroot.
 pub fn enter(rootfs: &Path, no_pivot: bool) -> Result<()> {
     if no_pivot {
+        hide_host_procfs(rootfs)?;
         nix::unistd::chdir(rootfs).with_context(|| format!("chdir {}", rootfs.display()))?;
         mount(Some(rootfs), "/", NONE, MsFlags::MS_MOVE, NONE)
             .context("move rootfs to / (--no-pivot)")?;
@@ -559,6 +561,44 @@ pub fn enter(rootfs: &Path, no_pivot: bool) -> Result<()> {
         .context("make old root slave")?;
     umount2(".", MntFlags::MNT_DETACH).context("detach old root")?;
     nix::unistd::chdir("/").context("chdir /")?;
+    Ok(())
+}
+
+/// --no-pivot keeps the host's mounts in the container's mount namespace,
+/// under the moved root. The kernel lets a user namespace mount a new
+/// procfs or sysfs when a full, uncovered one is in its mount namespace:
+/// a host /proc left there would let the container mount a /proc without
+/// maskedPaths. Detach every full proc and sysfs mount outside the rootfs
+/// (slave first: nothing propagates to the host), or cover it with a
+/// tmpfs where that is refused, as runc does.
+fn hide_host_procfs(rootfs: &Path) -> Result<()> {
+    let mounts = mountinfo::read()?;
+    let full_procfs = mounts.iter().filter(|m| {
+        m.root == Path::new("/")
+            && (m.fstype == "proc" || m.fstype == "sysfs")
+            && !m.mount_point.starts_with(rootfs)
+    });
+    for m in full_procfs {
+        let p = m.mount_point.as_path();
+        match mount(NONE, p, NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE) {
+            Ok(()) => {}
+            // Gone with a mount above it that was detached already.
+            Err(Errno::ENOENT | Errno::EINVAL) => continue,
+            Err(e) => {
+                return Err(e).with_context(|| format!("make {} slave (--no-pivot)", p.display()))
+            }
+        }
+        match umount2(p, MntFlags::MNT_DETACH) {
+            Ok(()) => {}
+            Err(Errno::EINVAL | Errno::EPERM) => {
+                mount(Some("tmpfs"), p, Some("tmpfs"), MsFlags::empty(), NONE)
+                    .with_context(|| format!("cover {} with a tmpfs (--no-pivot)", p.display()))?
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("detach {} (--no-pivot)", p.display()))
+            }
+        }
+    }
     Ok(())
 }
 
