@@ -86,10 +86,7 @@ pub fn prepare(ctx: &RootfsCtx, propagation: Option<&str>) -> Result<()> {
         }
     };
     mount(NONE, "/", NONE, flag, NONE).context("make / slave (rootfsPropagation)")?;
-    // pivot_root refuses a new root whose parent mount, or which itself, is
-    // shared: make the parent private first, so the bind below (a copy of
-    // it) starts private too. rootfsPropagation is applied after pivot.
-    make_parent_private(ctx.rootfs)?;
+    make_rootfs_mount_private(ctx.rootfs)?;
     mount(
         Some(ctx.rootfs),
         ctx.rootfs,
@@ -101,16 +98,32 @@ pub fn prepare(ctx: &RootfsCtx, propagation: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-fn make_parent_private(rootfs: &Path) -> Result<()> {
-    let mut p = rootfs.parent();
-    while let Some(dir) = p {
-        match mount(NONE, dir, NONE, MsFlags::MS_PRIVATE, NONE) {
-            Ok(()) => return Ok(()),
-            Err(nix::errno::Errno::EINVAL) => p = dir.parent(), // not a mount point
-            Err(e) => return Err(e).with_context(|| format!("make {} private", dir.display())),
-        }
+/// With a shared rootfsPropagation, the mount that holds the rootfs (the
+/// rootfs itself when it is a mount point, as an overlay snapshot is) is
+/// still a peer of the host's: the bind of the rootfs onto itself would
+/// join that peer group, every mount of the container would appear on the
+/// host, and pivot_root refuses a new root whose parent mount is shared.
+/// Make that mount private (in our namespace only), as runc does; the bind
+/// below, a copy of it, then starts private too. rootfsPropagation is
+/// applied to the container's / after the pivot.
+fn make_rootfs_mount_private(rootfs: &Path) -> Result<()> {
+    let mounts = mountinfo::read()?;
+    // The deepest mount point at or above the rootfs; of several stacked
+    // there, the last (the top one, which path lookup finds).
+    let holder = mounts
+        .iter()
+        .filter(|m| rootfs.starts_with(&m.mount_point))
+        .max_by_key(|m| m.mount_point.components().count())
+        .with_context(|| format!("no mount holds the rootfs {}", rootfs.display()))?;
+    if !holder.is_shared() {
+        return Ok(());
     }
-    Ok(())
+    mount(NONE, &holder.mount_point, NONE, MsFlags::MS_PRIVATE, NONE).with_context(|| {
+        format!(
+            "make {} (the mount holding the rootfs) private",
+            holder.mount_point.display()
+        )
+    })
 }
 
 /// Mount every entry of `mounts` inside the rootfs.
