@@ -438,6 +438,15 @@ fn cases() -> Vec<Case> {
         }
     );
     case!(
+        "device-dotdot",
+        "`linux.devices` path `/dev/../etc/x`",
+        Error("linux.devices: /dev/../etc/x: '..' is not allowed in a device path"),
+        |fx| create_with(fx, |c| {
+            c["linux"]["devices"] =
+                json!([{"path": "/dev/../etc/x", "type": "c", "major": 1, "minor": 3}])
+        })
+    );
+    case!(
         "rootfs-dotdot",
         "`root.path` `../bundle/rootfs`",
         Accepted,

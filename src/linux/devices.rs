@@ -1,14 +1,16 @@
 //! /dev inside the container: the default device nodes, `linux.devices`,
 //! and the standard symlinks.
 
-use super::rootfs::{open_or_create, relative, Kind};
+use super::resolve::{open_or_create, Kind};
 use super::sys;
 use anyhow::{bail, Context, Result};
+use nix::fcntl::OFlag;
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{makedev, mknodat, Mode, SFlag};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 use std::os::fd::BorrowedFd;
-use std::path::Path;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path};
 
 struct Dev {
     path: &'static str,
@@ -52,6 +54,14 @@ const DEFAULT: &[Dev] = &[
 
 pub fn validate(devs: &[LinuxDevice]) -> Result<()> {
     for d in devs {
+        // `..` could take the node out of /dev (or, through a symlink in
+        // the image, anywhere in the rootfs): refused, never dropped.
+        if d.path().components().any(|c| c == Component::ParentDir) {
+            bail!(
+                "linux.devices: {}: '..' is not allowed in a device path",
+                d.path().display()
+            );
+        }
         if !d.path().starts_with("/dev/") {
             bail!("linux.devices: {} must be under /dev", d.path().display());
         }
@@ -120,14 +130,14 @@ fn make(
     gid: u32,
     in_userns: bool,
 ) -> Result<()> {
-    let rel = relative(path);
-    let parent = rel.parent().unwrap_or(Path::new(""));
-    let name = rel.file_name().context("device path has no name")?;
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    let name = path.file_name().context("device path has no name")?;
+    // The directory is resolved (and made) inside the rootfs; the node
+    // itself is handled with *at calls that never follow it.
     let dir = open_or_create(root, parent, Kind::Dir)?;
-    let dirpath = sys::fd_path(&dir);
-    let full = Path::new(&dirpath).join(name);
     if in_userns {
-        let target = open_or_create(root, &rel, Kind::File)?;
+        // As runc: the mount point is resolved like any bind destination.
+        let target = open_or_create(root, path, Kind::File)?;
         mount(
             Some(path),
             sys::fd_path(&target).as_str(),
@@ -148,22 +158,35 @@ fn make(
         makedev(major, minor),
     )
     .with_context(|| format!("mknod {}", path.display()))?;
-    // mknod applies the umask: set the mode and owner exactly.
-    nix::sys::stat::fchmodat(
+    // The node just made, never what a symlink put there meanwhile names.
+    let node = nix::fcntl::openat(
         &dir,
         name,
-        Mode::from_bits_truncate(mode & 0o7777),
-        nix::sys::stat::FchmodatFlags::FollowSymlink,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
     )
-    .with_context(|| format!("chmod {}", full.display()))?;
+    .with_context(|| format!("open {}", path.display()))?;
+    let st = nix::sys::stat::fstat(&node).with_context(|| format!("stat {}", path.display()))?;
+    let rdev_differs = kind != SFlag::S_IFIFO && st.st_rdev != makedev(major, minor);
+    if st.st_mode & SFlag::S_IFMT.bits() != kind.bits() || rdev_differs {
+        bail!("{} was replaced while it was being made", path.display());
+    }
+    // mknod applies the umask: set the owner, then the mode, exactly
+    // (chown would clear set-id bits).
     nix::unistd::fchownat(
-        &dir,
-        name,
+        &node,
+        "",
         Some(uid.into()),
         Some(gid.into()),
-        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        nix::fcntl::AtFlags::AT_EMPTY_PATH,
     )
     .with_context(|| format!("chown {}", path.display()))?;
+    // chmod through the fd's /proc path: the node itself is not opened.
+    std::fs::set_permissions(
+        sys::fd_path(&node),
+        std::fs::Permissions::from_mode(mode & 0o7777),
+    )
+    .with_context(|| format!("chmod {}", path.display()))?;
     Ok(())
 }
 

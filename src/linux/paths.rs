@@ -1,10 +1,13 @@
 //! maskedPaths and readonlyPaths, applied after pivot_root. Paths are
-//! opened inside the new root and mounted through their fd, so a symlink
-//! cannot redirect the mount.
+//! resolved inside the new root (`..` and symlinks included, kernel-style:
+//! `/sys/../proc/kcore` is `/proc/kcore`) and mounted through their fd, so
+//! a symlink cannot redirect the mount.
 
-use super::rootfs::{locked_flags, relative};
+use super::resolve;
+use super::rootfs::locked_flags;
 use super::sys;
 use anyhow::{Context, Result};
+use nix::fcntl::OFlag;
 use nix::mount::{mount, MsFlags};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
@@ -25,9 +28,9 @@ fn open_root() -> Result<OwnedFd> {
 pub fn mask(paths: &[String]) -> Result<()> {
     let root = open_root()?;
     for p in paths {
-        let fd = match sys::openat_in_root(root.as_fd(), &relative(Path::new(p)), libc::O_PATH, 0) {
+        let fd = match resolve::open(root.as_fd(), Path::new(p), OFlag::O_PATH) {
             Ok(fd) => fd,
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+            Err(nix::errno::Errno::ENOENT) => continue,
             Err(e) => return Err(e).with_context(|| format!("maskedPaths: open {p}")),
         };
         let target = sys::fd_path(&fd);
@@ -60,10 +63,9 @@ pub fn mask(paths: &[String]) -> Result<()> {
 pub fn readonly(paths: &[String]) -> Result<()> {
     let root = open_root()?;
     for p in paths {
-        let rel = relative(Path::new(p));
-        let fd = match sys::openat_in_root(root.as_fd(), &rel, libc::O_PATH, 0) {
+        let fd = match resolve::open(root.as_fd(), Path::new(p), OFlag::O_PATH) {
             Ok(fd) => fd,
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+            Err(nix::errno::Errno::ENOENT) => continue,
             Err(e) => return Err(e).with_context(|| format!("readonlyPaths: open {p}")),
         };
         let target = sys::fd_path(&fd);
@@ -76,7 +78,7 @@ pub fn readonly(paths: &[String]) -> Result<()> {
         )
         .with_context(|| format!("readonlyPaths: bind {p}"))?;
         drop(fd);
-        let fd = sys::openat_in_root(root.as_fd(), &rel, libc::O_PATH, 0)
+        let fd = resolve::open(root.as_fd(), Path::new(p), OFlag::O_PATH)
             .with_context(|| format!("readonlyPaths: reopen {p}"))?;
         let target = sys::fd_path(&fd);
         let f = MsFlags::MS_BIND

@@ -1,17 +1,25 @@
 //! The container's root filesystem: propagation, the spec's mounts with
 //! destinations resolved inside the rootfs, pivot_root, read-only root.
 //!
-//! Every destination is opened with openat2(RESOLVE_IN_ROOT) and mounted
-//! through its /proc/self/fd path, so a symlink in the rootfs (or one swapped
-//! in during setup) can never send a mount outside it (CVE-2021-30465).
+//! Every destination is resolved inside the rootfs (see `resolve`: `..`
+//! and symlinks never leave it, missing mount points are created there)
+//! and mounted through its /proc/self/fd path, so a symlink in the rootfs
+//! (or one swapped in during setup) can never send a mount outside it
+//! (CVE-2021-30465). proc and sysfs go only on real directories, and
+//! nothing but the files lxcfs emulates may be mounted inside /proc.
 
+use super::mountinfo;
 use super::mountopts::{self, MountOpts};
+use super::resolve::{self, Kind};
 use super::sys;
 use anyhow::{bail, Context, Result};
+use nix::errno::Errno;
+use nix::fcntl::{openat, readlinkat, OFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::stat::{fstat, fstatat, mkdirat, Mode, SFlag};
 use oci_spec::runtime::Mount;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 const NONE: Option<&str> = None;
 
@@ -29,83 +37,6 @@ pub fn validate_mounts(mounts: &[Mount]) -> Result<()> {
             .with_context(|| format!("mounts: {}", d.display()))?;
     }
     Ok(())
-}
-
-pub fn relative(p: &Path) -> PathBuf {
-    p.components()
-        .filter(|c| matches!(c, Component::Normal(_)))
-        .collect()
-}
-
-/// What to create at a destination that does not exist yet.
-#[derive(Clone, Copy, PartialEq)]
-pub enum Kind {
-    Dir,
-    File,
-}
-
-/// Open `rel` inside `root` as O_PATH, creating it (and its parents) if
-/// missing. Resolution never leaves `root`.
-pub fn open_or_create(root: BorrowedFd, rel: &Path, kind: Kind) -> Result<OwnedFd> {
-    let rel = relative(rel);
-    match sys::openat_in_root(root, &rel, libc::O_PATH, 0) {
-        Ok(fd) => return Ok(fd),
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-        Err(e) => return Err(e).with_context(|| format!("open {} in rootfs", rel.display())),
-    }
-    let comps: Vec<_> = rel.components().collect();
-    let mut cur = PathBuf::new();
-    let mut parent =
-        sys::openat_in_root(root, Path::new("."), libc::O_PATH, 0).context("open rootfs")?;
-    for (i, c) in comps.iter().enumerate() {
-        cur.push(c);
-        let last = i + 1 == comps.len();
-        match sys::openat_in_root(root, &cur, libc::O_PATH, 0) {
-            Ok(fd) => {
-                parent = fd;
-                continue;
-            }
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-            Err(e) => return Err(e).with_context(|| format!("open {} in rootfs", cur.display())),
-        }
-        let name = c.as_os_str();
-        if last && kind == Kind::File {
-            let f = nix::fcntl::openat(
-                &parent,
-                name,
-                nix::fcntl::OFlag::O_CREAT
-                    | nix::fcntl::OFlag::O_WRONLY
-                    | nix::fcntl::OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::from_bits_truncate(0o644),
-            );
-            match f {
-                Ok(_) | Err(nix::errno::Errno::EEXIST) => {}
-                Err(e) => {
-                    return Err(e).with_context(|| format!("create {} in rootfs", cur.display()))
-                }
-            }
-        } else {
-            match nix::sys::stat::mkdirat(
-                &parent,
-                name,
-                nix::sys::stat::Mode::from_bits_truncate(0o755),
-            ) {
-                Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
-                Err(e) => {
-                    return Err(e).with_context(|| format!("mkdir {} in rootfs", cur.display()))
-                }
-            }
-        }
-        parent = sys::openat_in_root(root, &cur, libc::O_PATH, 0)
-            .with_context(|| format!("open {} in rootfs", cur.display()))?;
-    }
-    Ok(parent)
-}
-
-fn is_dir(fd: &OwnedFd) -> bool {
-    nix::sys::stat::fstat(fd)
-        .map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
-        .unwrap_or(false)
 }
 
 /// Flags of the mount that holds `path` that a bind remount must keep: in a
@@ -155,10 +86,7 @@ pub fn prepare(ctx: &RootfsCtx, propagation: Option<&str>) -> Result<()> {
         }
     };
     mount(NONE, "/", NONE, flag, NONE).context("make / slave (rootfsPropagation)")?;
-    // pivot_root refuses a new root whose parent mount, or which itself, is
-    // shared: make the parent private first, so the bind below (a copy of
-    // it) starts private too. rootfsPropagation is applied after pivot.
-    make_parent_private(ctx.rootfs)?;
+    make_rootfs_mount_private(ctx.rootfs)?;
     mount(
         Some(ctx.rootfs),
         ctx.rootfs,
@@ -170,16 +98,32 @@ pub fn prepare(ctx: &RootfsCtx, propagation: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-fn make_parent_private(rootfs: &Path) -> Result<()> {
-    let mut p = rootfs.parent();
-    while let Some(dir) = p {
-        match mount(NONE, dir, NONE, MsFlags::MS_PRIVATE, NONE) {
-            Ok(()) => return Ok(()),
-            Err(nix::errno::Errno::EINVAL) => p = dir.parent(), // not a mount point
-            Err(e) => return Err(e).with_context(|| format!("make {} private", dir.display())),
-        }
+/// With a shared rootfsPropagation, the mount that holds the rootfs (the
+/// rootfs itself when it is a mount point, as an overlay snapshot is) is
+/// still a peer of the host's: the bind of the rootfs onto itself would
+/// join that peer group, every mount of the container would appear on the
+/// host, and pivot_root refuses a new root whose parent mount is shared.
+/// Make that mount private (in our namespace only), as runc does; the bind
+/// below, a copy of it, then starts private too. rootfsPropagation is
+/// applied to the container's / after the pivot.
+fn make_rootfs_mount_private(rootfs: &Path) -> Result<()> {
+    let mounts = mountinfo::read()?;
+    // The deepest mount point at or above the rootfs; of several stacked
+    // there, the last (the top one, which path lookup finds).
+    let holder = mounts
+        .iter()
+        .filter(|m| rootfs.starts_with(&m.mount_point))
+        .max_by_key(|m| m.mount_point.components().count())
+        .with_context(|| format!("no mount holds the rootfs {}", rootfs.display()))?;
+    if !holder.is_shared() {
+        return Ok(());
     }
-    Ok(())
+    mount(NONE, &holder.mount_point, NONE, MsFlags::MS_PRIVATE, NONE).with_context(|| {
+        format!(
+            "make {} (the mount holding the rootfs) private",
+            holder.mount_point.display()
+        )
+    })
 }
 
 /// Mount every entry of `mounts` inside the rootfs.
@@ -199,19 +143,92 @@ pub fn mount_all(
     Ok(())
 }
 
+/// Where runc's checkProcMount lets a mount go inside /proc: the files
+/// lxcfs emulates.
+const PROC_ALLOWED: &[&str] = &[
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/sys/kernel/ns_last_pid",
+    "/proc/sys/crypto/fips_enabled",
+];
+
+/// runc's checkProcMount, on the resolved destination (so neither `..`
+/// nor a symlink gets around it): on /proc itself only a procfs (a new
+/// one, or a bind of one), inside /proc only PROC_ALLOWED. A mount over
+/// /proc's files could hide what maskedPaths masks or replace the
+/// files the kernel's LSM interfaces are written through.
+fn check_proc_mount(
+    root: BorrowedFd,
+    target: &OwnedFd,
+    typ: &str,
+    source: Option<&Path>,
+) -> Result<()> {
+    let at = resolve::container_path(root, target.as_fd())?;
+    if !at.starts_with("/proc") {
+        return Ok(());
+    }
+    if at == Path::new("/proc") {
+        let procfs = |p: &Path| {
+            nix::sys::statfs::statfs(p)
+                .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+        };
+        if typ == "proc" || source.is_some_and(procfs) {
+            return Ok(());
+        }
+        bail!("only a procfs may be mounted on /proc (the destination resolves to /proc)");
+    }
+    if PROC_ALLOWED.iter().any(|a| at == Path::new(a)) {
+        return Ok(());
+    }
+    bail!(
+        "{} is inside /proc, where only {} may be mounted",
+        at.display(),
+        PROC_ALLOWED.join(", ")
+    )
+}
+
 fn mount_one(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, tree: Option<&OwnedFd>) -> Result<()> {
     let opts = mountopts::parse(m.options().as_deref().unwrap_or(&[]))?;
     let typ = m.typ().as_deref().unwrap_or("");
     let dest = m.destination();
-    if opts.is_bind() || typ == "bind" {
-        return bind_mount(ctx, root, m, &opts, tree);
+    let bind = opts.is_bind() || typ == "bind";
+    if !bind && typ.is_empty() {
+        bail!("type is missing (and the mount is not a bind mount)");
     }
-    match typ {
-        "cgroup" | "cgroup2" => return mount_cgroup(ctx, root, m, &opts),
-        "" => bail!("type is missing (and the mount is not a bind mount)"),
-        _ => {}
+    // procfs and sysfs: never where a symlink points (CVE-2023-27561).
+    let strict = !bind && (typ == "proc" || typ == "sysfs");
+    let (target, kind, source) = if bind {
+        let source = m.source().as_ref().context("bind mount without source")?;
+        let md = std::fs::metadata(source)
+            .with_context(|| format!("bind source {}", source.display()))?;
+        let kind = if md.is_dir() { Kind::Dir } else { Kind::File };
+        let target = resolve::open_or_create(root, dest, kind)?;
+        (target, kind, Some(source.as_path()))
+    } else if strict {
+        let target = resolve::open_dir_no_symlinks(root, dest)
+            .with_context(|| format!("{typ} must be mounted on an ordinary directory"))?;
+        (target, Kind::Dir, None)
+    } else {
+        (
+            resolve::open_or_create(root, dest, Kind::Dir)?,
+            Kind::Dir,
+            None,
+        )
+    };
+    check_proc_mount(root, &target, typ, source)?;
+    if bind {
+        return bind_mount(ctx, root, m, &opts, tree, target, kind);
     }
-    let target = open_or_create(root, dest, Kind::Dir)?;
+    if typ == "cgroup" || typ == "cgroup2" {
+        drop(target);
+        return mount_cgroup(ctx, root, m, &opts);
+    }
     if opts.tmpcopyup && typ == "tmpfs" {
         return tmpcopyup(root, dest, &target, &opts);
     }
@@ -234,7 +251,7 @@ fn mount_one(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, tree: Option<&OwnedFd
         Ok(()) => {}
         // sysfs can't be mounted in a user namespace without its own netns:
         // bind the host's /sys instead, as runc does.
-        Err(nix::errno::Errno::EPERM) if typ == "sysfs" && ctx.in_userns => {
+        Err(Errno::EPERM) if typ == "sysfs" && ctx.in_userns => {
             mount(
                 Some("/sys"),
                 tpath.as_str(),
@@ -243,7 +260,7 @@ fn mount_one(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, tree: Option<&OwnedFd
                 NONE,
             )
             .context("bind /sys")?;
-            let fd = open_or_create(root, dest, Kind::Dir)?;
+            let fd = reopen(root, dest, strict)?;
             let p = sys::fd_path(&fd);
             let f = MsFlags::MS_BIND
                 | MsFlags::MS_REMOUNT
@@ -254,25 +271,33 @@ fn mount_one(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, tree: Option<&OwnedFd
         Err(e) => return Err(e).with_context(|| format!("mount {typ} {}", source.display())),
     }
     drop(target);
-    finish_mount(root, dest, &opts)
+    finish_mount(root, dest, &opts, strict)
+}
+
+/// The destination again, after something was mounted on it: the old fd
+/// still points at the directory under the mount. `strict`: as for proc
+/// and sysfs, no symlink on the way.
+fn reopen(root: BorrowedFd, dest: &Path, strict: bool) -> Result<OwnedFd> {
+    if strict {
+        return resolve::open_dir_no_symlinks(root, dest);
+    }
+    resolve::open(root, dest, OFlag::O_PATH)
+        .with_context(|| format!("reopen {} in the rootfs", dest.display()))
 }
 
 /// Propagation and recursive attributes, on the freshly mounted tree.
-fn finish_mount(root: BorrowedFd, dest: &Path, opts: &MountOpts) -> Result<()> {
+fn finish_mount(root: BorrowedFd, dest: &Path, opts: &MountOpts, strict: bool) -> Result<()> {
     if opts.propagation.is_empty() && opts.rec_set == 0 && opts.rec_clr == 0 {
         return Ok(());
     }
-    // Reopen: the old fd still points at the directory under the mount.
-    let fd = open_or_create(root, dest, Kind::Dir)?;
+    let fd = reopen(root, dest, strict)?;
     let p = sys::fd_path(&fd);
     for prop in &opts.propagation {
         mount(NONE, p.as_str(), NONE, *prop, NONE)
             .with_context(|| format!("set propagation {prop:?}"))?;
     }
     if opts.rec_set != 0 || opts.rec_clr != 0 {
-        let tree = sys::openat_in_root(root, &relative(dest), libc::O_PATH | libc::O_DIRECTORY, 0)
-            .or_else(|_| sys::openat_in_root(root, &relative(dest), libc::O_PATH, 0))?;
-        sys::mount_setattr(tree.as_fd(), true, opts.rec_set, opts.rec_clr, None)
+        sys::mount_setattr(fd.as_fd(), true, opts.rec_set, opts.rec_clr, None)
             .context("mount_setattr (recursive mount options)")?;
     }
     Ok(())
@@ -284,14 +309,12 @@ fn bind_mount(
     m: &Mount,
     opts: &MountOpts,
     tree: Option<&OwnedFd>,
+    target: OwnedFd,
+    kind: Kind,
 ) -> Result<()> {
     let source = m.source().as_ref().context("bind mount without source")?;
-    let md =
-        std::fs::metadata(source).with_context(|| format!("bind source {}", source.display()))?;
-    let kind = if md.is_dir() { Kind::Dir } else { Kind::File };
     let dest = m.destination();
-    let target = open_or_create(root, dest, kind)?;
-    if (kind == Kind::Dir) != is_dir(&target) {
+    if (kind == Kind::Dir) != resolve::is_dir(&target) {
         bail!(
             "bind mount of {} onto {}: file type mismatch",
             source.display(),
@@ -315,7 +338,7 @@ fn bind_mount(
     drop(target);
     let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     if !extra.is_empty() {
-        let fd = open_or_create(root, dest, kind)?;
+        let fd = reopen(root, dest, false)?;
         let p = sys::fd_path(&fd);
         let mut f = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra;
         if ctx.in_userns {
@@ -323,64 +346,106 @@ fn bind_mount(
         }
         mount(NONE, p.as_str(), NONE, f, NONE).context("remount bind mount with its options")?;
     }
-    finish_mount(root, dest, opts)
+    finish_mount(root, dest, opts, false)
 }
 
 /// `tmpcopyup` (Podman --read-only): the new tmpfs starts with a copy of
-/// what the image had at that directory.
+/// what the image had at that directory. The image's directory is opened
+/// before the tmpfs hides it (lookups relative to that fd still see what
+/// is under the mount) and copied with `*at` calls that follow no symlink
+/// and open nothing but directories and regular files.
 fn tmpcopyup(root: BorrowedFd, dest: &Path, target: &OwnedFd, opts: &MountOpts) -> Result<()> {
-    let tmp = std::env::temp_dir().join(format!("husk-tmpcopyup-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).context("tmpcopyup: make staging dir")?;
+    let dir = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let src = openat(target, ".", dir, Mode::empty())
+        .with_context(|| format!("tmpcopyup: open {} in the rootfs", dest.display()))?;
     let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
-    let result = (|| -> Result<()> {
+    let tpath = sys::fd_path(target);
+    mount(
+        Some("tmpfs"),
+        tpath.as_str(),
+        Some("tmpfs"),
+        opts.flags & !(MsFlags::MS_RDONLY | MsFlags::MS_REMOUNT),
+        data,
+    )
+    .context("tmpcopyup: mount tmpfs")?;
+    let tmpfs = resolve::open(root, dest, dir).context("tmpcopyup: open the new tmpfs")?;
+    copy_dir(&src, &tmpfs).context("tmpcopyup: copy")?;
+    let st = fstat(&src).context("tmpcopyup: stat")?;
+    nix::sys::stat::fchmod(&tmpfs, Mode::from_bits_truncate(st.st_mode & 0o7777))
+        .context("tmpcopyup: chmod")?;
+    if opts.flags.contains(MsFlags::MS_RDONLY) {
+        let p = sys::fd_path(&tmpfs);
         mount(
-            Some("tmpfs"),
-            &tmp,
-            Some("tmpfs"),
-            opts.flags & !MsFlags::MS_RDONLY,
+            NONE,
+            p.as_str(),
+            NONE,
+            MsFlags::MS_REMOUNT | opts.flags,
             data,
         )
-        .context("tmpcopyup: mount tmpfs")?;
-        let src = sys::fd_path(target);
-        copy_tree(Path::new(&src), &tmp).context("tmpcopyup: copy")?;
-        if opts.flags.contains(MsFlags::MS_RDONLY) {
-            mount(NONE, &tmp, NONE, MsFlags::MS_REMOUNT | opts.flags, data)
-                .context("tmpcopyup: remount ro")?;
-        }
-        mount(Some(&tmp), src.as_str(), NONE, MsFlags::MS_MOVE, NONE)
-            .context("tmpcopyup: move tmpfs into place")?;
-        Ok(())
-    })();
-    let _ = umount2(&tmp, MntFlags::MNT_DETACH);
-    let _ = std::fs::remove_dir(&tmp);
-    result?;
-    finish_mount(root, dest, opts)
+        .context("tmpcopyup: remount ro")?;
+    }
+    finish_mount(root, dest, opts, false)
 }
 
-fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
-    use std::os::unix::fs::{lchown, MetadataExt, PermissionsExt};
-    for e in std::fs::read_dir(src)? {
-        let e = e?;
-        let md = e.metadata()?;
-        let to = dst.join(e.file_name());
-        let ft = md.file_type();
-        if ft.is_dir() {
-            std::fs::create_dir(&to)?;
-            copy_tree(&e.path(), &to)?;
-        } else if ft.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(e.path())?, &to)?;
-        } else if ft.is_file() {
-            std::fs::copy(e.path(), &to)?;
-        } else {
-            continue;
-        }
-        lchown(&to, Some(md.uid()), Some(md.gid()))?;
-        if !ft.is_symlink() {
-            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(md.mode() & 0o7777))?;
+/// Copies the directory `src` into the (new, empty) directory `dst`:
+/// directories, regular files and symlinks, with owners and modes; other
+/// kinds of files are skipped.
+fn copy_dir(src: &OwnedFd, dst: &OwnedFd) -> Result<()> {
+    use nix::fcntl::AtFlags;
+    let entries = nix::dir::Dir::from_fd(src.try_clone()?)?;
+    let names: Vec<std::ffi::CString> = entries
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_owned())
+        .filter(|n| n.as_bytes() != b"." && n.as_bytes() != b"..")
+        .collect();
+    let dirf = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    for name in &names {
+        let n = name.as_c_str();
+        let st = fstatat(src, n, AtFlags::AT_SYMLINK_NOFOLLOW)?;
+        let mode = Mode::from_bits_truncate(st.st_mode & 0o7777);
+        match st.st_mode & SFlag::S_IFMT.bits() {
+            t if t == SFlag::S_IFDIR.bits() => {
+                mkdirat(dst, n, Mode::from_bits_truncate(0o700))?;
+                let from = openat(src, n, dirf, Mode::empty())?;
+                let to = openat(dst, n, dirf, Mode::empty())?;
+                copy_dir(&from, &to)?;
+                nix::unistd::fchown(&to, Some(st.st_uid.into()), Some(st.st_gid.into()))?;
+                nix::sys::stat::fchmod(&to, mode)?;
+            }
+            t if t == SFlag::S_IFLNK.bits() => {
+                let target = readlinkat(src, n)?;
+                nix::unistd::symlinkat(target.as_os_str(), dst, n)?;
+                nix::unistd::fchownat(
+                    dst,
+                    n,
+                    Some(st.st_uid.into()),
+                    Some(st.st_gid.into()),
+                    AtFlags::AT_SYMLINK_NOFOLLOW,
+                )?;
+            }
+            t if t == SFlag::S_IFREG.bits() => {
+                // O_NONBLOCK: if it was swapped for a FIFO, the open does
+                // not wait for a writer; the type is checked on the fd.
+                let ro = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+                let from = openat(src, n, ro, Mode::empty())?;
+                if fstat(&from)?.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() {
+                    continue;
+                }
+                let wr = OFlag::O_WRONLY
+                    | OFlag::O_CREAT
+                    | OFlag::O_EXCL
+                    | OFlag::O_NOFOLLOW
+                    | OFlag::O_CLOEXEC;
+                let to = openat(dst, n, wr, Mode::from_bits_truncate(0o600))?;
+                let (mut from, mut to) = (std::fs::File::from(from), std::fs::File::from(to));
+                std::io::copy(&mut from, &mut to)?;
+                nix::unistd::fchown(&to, Some(st.st_uid.into()), Some(st.st_gid.into()))?;
+                nix::sys::stat::fchmod(&to, mode)?;
+            }
+            _ => {}
         }
     }
-    let md = std::fs::metadata(src)?;
-    std::fs::set_permissions(dst, std::fs::Permissions::from_mode(md.mode() & 0o7777))?;
     Ok(())
 }
 
@@ -396,7 +461,7 @@ fn mount_cgroup(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, opts: &MountOpts) 
     match &layout {
         crate::cgroups::Layout::V2 { mount: mnt } => {
             if ctx.new_cgroupns {
-                let target = open_or_create(root, dest, Kind::Dir)?;
+                let target = resolve::open_or_create(root, dest, Kind::Dir)?;
                 let t = sys::fd_path(&target);
                 mount(
                     Some("cgroup2"),
@@ -414,7 +479,7 @@ fn mount_cgroup(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, opts: &MountOpts) 
             hierarchies,
             unified,
         } => {
-            let target = open_or_create(root, dest, Kind::Dir)?;
+            let target = resolve::open_or_create(root, dest, Kind::Dir)?;
             let t = sys::fd_path(&target);
             mount(
                 Some("tmpfs"),
@@ -437,7 +502,7 @@ fn mount_cgroup(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, opts: &MountOpts) 
                 bind_ro(root, &host_mount.join(rel), &sub, base | ro)?;
             }
             if !ro.is_empty() {
-                let fd = open_or_create(root, dest, Kind::Dir)?;
+                let fd = resolve::open_or_create(root, dest, Kind::Dir)?;
                 let p = sys::fd_path(&fd);
                 mount(
                     NONE,
@@ -450,13 +515,13 @@ fn mount_cgroup(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, opts: &MountOpts) 
             }
         }
     }
-    finish_mount(root, dest, opts)
+    finish_mount(root, dest, opts, false)
 }
 
 /// Bind `src` (recursively) onto `dest` inside the rootfs and remount it
 /// with `flags`, reopening the destination so the remount hits the new mount.
 fn bind_ro(root: BorrowedFd, src: &Path, dest: &Path, flags: MsFlags) -> Result<()> {
-    let fd = open_or_create(root, dest, Kind::Dir)?;
+    let fd = resolve::open_or_create(root, dest, Kind::Dir)?;
     mount(
         Some(src),
         sys::fd_path(&fd).as_str(),
@@ -467,7 +532,7 @@ fn bind_ro(root: BorrowedFd, src: &Path, dest: &Path, flags: MsFlags) -> Result<
     .with_context(|| format!("bind {}", src.display()))?;
     drop(fd);
     if !flags.is_empty() {
-        let fd = open_or_create(root, dest, Kind::Dir)?;
+        let fd = resolve::open_or_create(root, dest, Kind::Dir)?;
         let p = sys::fd_path(&fd);
         let f = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags | locked_flags(&p);
         mount(NONE, p.as_str(), NONE, f, NONE)
@@ -480,6 +545,7 @@ fn bind_ro(root: BorrowedFd, src: &Path, dest: &Path, flags: MsFlags) -> Result<
 /// --no-pivot, move the rootfs over / and chroot.
 pub fn enter(rootfs: &Path, no_pivot: bool) -> Result<()> {
     if no_pivot {
+        hide_host_procfs(rootfs)?;
         nix::unistd::chdir(rootfs).with_context(|| format!("chdir {}", rootfs.display()))?;
         mount(Some(rootfs), "/", NONE, MsFlags::MS_MOVE, NONE)
             .context("move rootfs to / (--no-pivot)")?;
@@ -508,6 +574,44 @@ pub fn enter(rootfs: &Path, no_pivot: bool) -> Result<()> {
         .context("make old root slave")?;
     umount2(".", MntFlags::MNT_DETACH).context("detach old root")?;
     nix::unistd::chdir("/").context("chdir /")?;
+    Ok(())
+}
+
+/// --no-pivot keeps the host's mounts in the container's mount namespace,
+/// under the moved root. The kernel lets a user namespace mount a new
+/// procfs or sysfs when a full, uncovered one is in its mount namespace:
+/// a host /proc left there would let the container mount a /proc without
+/// maskedPaths. Detach every full proc and sysfs mount outside the rootfs
+/// (slave first: nothing propagates to the host), or cover it with a
+/// tmpfs where that is refused, as runc does.
+fn hide_host_procfs(rootfs: &Path) -> Result<()> {
+    let mounts = mountinfo::read()?;
+    let full_procfs = mounts.iter().filter(|m| {
+        m.root == Path::new("/")
+            && (m.fstype == "proc" || m.fstype == "sysfs")
+            && !m.mount_point.starts_with(rootfs)
+    });
+    for m in full_procfs {
+        let p = m.mount_point.as_path();
+        match mount(NONE, p, NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE) {
+            Ok(()) => {}
+            // Gone with a mount above it that was detached already.
+            Err(Errno::ENOENT | Errno::EINVAL) => continue,
+            Err(e) => {
+                return Err(e).with_context(|| format!("make {} slave (--no-pivot)", p.display()))
+            }
+        }
+        match umount2(p, MntFlags::MNT_DETACH) {
+            Ok(()) => {}
+            Err(Errno::EINVAL | Errno::EPERM) => {
+                mount(Some("tmpfs"), p, Some("tmpfs"), MsFlags::empty(), NONE)
+                    .with_context(|| format!("cover {} with a tmpfs (--no-pivot)", p.display()))?
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("detach {} (--no-pivot)", p.display()))
+            }
+        }
+    }
     Ok(())
 }
 

@@ -21,41 +21,6 @@ fn cstr(p: &Path) -> io::Result<CString> {
     CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
 }
 
-/// `struct open_how` of openat2(2).
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
-
-pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-pub const RESOLVE_IN_ROOT: u64 = 0x10;
-
-/// openat2(2) with `RESOLVE_IN_ROOT`: `path` is resolved as if `root` were
-/// `/`, so neither `..` nor an absolute symlink can leave it (CVE-2021-30465).
-pub fn openat_in_root(root: BorrowedFd, path: &Path, flags: i32, mode: u32) -> io::Result<OwnedFd> {
-    let p = cstr(path)?;
-    let how = OpenHow {
-        flags: (flags | libc::O_CLOEXEC) as u64,
-        mode: mode as u64,
-        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-    };
-    // SAFETY: `p` is a valid NUL-terminated string and `how` a valid open_how
-    // of the size we pass; the kernel returns a new fd we take ownership of.
-    let fd = cvt(unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            root.as_raw_fd(),
-            p.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    })?;
-    // SAFETY: the fd was just returned by the kernel and is owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
-}
-
 /// Mark every fd from `first` upwards close-on-exec (close_range(2),
 /// CLOSE_RANGE_CLOEXEC). This is what keeps host fds out of the container
 /// (CVE-2024-21626).

@@ -4,7 +4,9 @@
 
 use super::sync::{self, expect, send_msg, Msg};
 use super::InitArgs;
-use crate::linux::{console, devices, hooks, namespaces, paths, process, rootfs, stdio, sys};
+use crate::linux::{
+    console, devices, hooks, namespaces, paths, process, resolve, rootfs, stdio, sys,
+};
 use anyhow::{bail, Context, Result};
 use nix::sched::{setns, unshare, CloneFlags};
 use oci_spec::runtime::LinuxNamespaceType as Ns;
@@ -167,8 +169,9 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
     let mounts = spec.mounts().as_deref().unwrap_or(&[]);
     rootfs::mount_all(&ctx, root.as_fd(), mounts, &args.idmapped)?;
     args.idmapped.clear();
+    // Compared cleaned: `/tmp/../dev` is /dev too.
     let dev_bound = mounts.iter().any(|m| {
-        m.destination() == std::path::Path::new("/dev")
+        resolve::clean(m.destination()) == std::path::Path::new("/dev")
             && m.options()
                 .as_ref()
                 .is_some_and(|o| o.iter().any(|x| x == "bind" || x == "rbind"))
@@ -182,7 +185,7 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
     }
     let has_devpts = mounts
         .iter()
-        .any(|m| m.destination() == std::path::Path::new("/dev/pts"));
+        .any(|m| resolve::clean(m.destination()) == std::path::Path::new("/dev/pts"));
     devices::symlinks(root.as_fd(), has_devpts)?;
     drop(root);
 
