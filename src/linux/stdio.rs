@@ -39,15 +39,25 @@ pub fn reopen_dev_null() -> Result<()> {
     if foreign.iter().all(Option::is_none) {
         return Ok(());
     }
-    let null = nix::fcntl::open(
-        "/dev/null",
-        OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .context("stdio is the host's /dev/null: open the container's /dev/null to replace it")?;
-    let st = fstat(&null).context("fstat the container's /dev/null")?;
+    // The container's /dev/null may be a symlink (a device bound in a user
+    // namespace onto an image's link): follow it, inside the container's
+    // root, but open it for I/O only once it is known to be the null device.
+    let what = "stdio is the host's /dev/null: open the container's /dev/null to replace it";
+    let path = nix::fcntl::open("/dev/null", OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .context(what)?;
+    let st = fstat(&path).context("fstat the container's /dev/null")?;
     if !is_null_device(&st) {
         bail!("stdio is the host's /dev/null, and the container's /dev/null is not the null device (1:3)");
+    }
+    let null = nix::fcntl::open(
+        "/dev/null",
+        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .context(what)?;
+    let again = fstat(&null).context("fstat the container's /dev/null")?;
+    if (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino) {
+        bail!("the container's /dev/null changed while husk opened it");
     }
     for (fd, id) in foreign.iter().enumerate() {
         if id.is_some_and(|id| id != (st.st_dev, st.st_ino)) {
