@@ -90,22 +90,6 @@ pub fn parse_config_bytes(data: &[u8], path: &Path) -> Result<(Spec, MountIdmaps
 
 type MountIdmaps = Vec<Option<crate::linux::idmap::IdMaps>>;
 
-/// `.` and `..` resolved by name, without looking at the filesystem.
-fn lexically_clean(p: &Path) -> PathBuf {
-    use std::path::Component;
-    let mut out = PathBuf::from("/");
-    for c in p.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::Normal(n) => out.push(n),
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-        }
-    }
-    out
-}
-
 /// Like runc, refuse a root.path that is (or passes through) a symlink: the
 /// rootfs, taken relative to the bundle's real directory, must already be
 /// its own canonical path. A symlink could be swapped between validation
@@ -118,7 +102,7 @@ fn check_rootfs_not_symlink(bundle: &Path, root_path: &Path) -> Result<()> {
             .with_context(|| format!("bundle {}", bundle.display()))?;
         real_bundle.join(root_path)
     };
-    let clean = lexically_clean(&joined);
+    let clean = crate::linux::resolve::clean(&joined);
     let real = std::fs::canonicalize(&clean)
         .with_context(|| format!("root.path: rootfs {}", clean.display()))?;
     if real != clean {

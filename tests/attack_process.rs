@@ -12,24 +12,11 @@ use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
 use serde_json::json;
-
-/// A copy of the runtime binary in the fixture (so that a successful attack
-/// damages only the copy), with the same file name (is_husk looks at it).
-fn runtime_copy(fx: &Fixture) -> PathBuf {
-    let src = runtime_path();
-    let dir = fx.dir.join("bin");
-    fs::create_dir_all(&dir).unwrap();
-    let dst = dir.join(src.file_name().unwrap());
-    fs::copy(&src, &dst).unwrap_or_else(|e| panic!("copy {}: {e}", src.display()));
-    fs::set_permissions(&dst, fs::Permissions::from_mode(0o755)).unwrap();
-    dst
-}
 
 /// Copy the shared libraries and the dynamic loader `bin` needs into the
 /// rootfs at their host paths, as any distribution image has them, so the

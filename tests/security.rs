@@ -7,25 +7,13 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
 use serde_json::json;
 
 // ---------------------------------------------------------------------------
 // CVE-2019-5736: overwriting the runtime binary through /proc/<pid>/exe
-
-/// A copy of the runtime binary in the fixture (so that a successful attack
-/// damages only the copy), with the same file name (is_husk looks at it).
-fn runtime_copy(fx: &Fixture) -> PathBuf {
-    let src = runtime_path();
-    let dir = fx.dir.join("bin");
-    fs::create_dir_all(&dir).unwrap();
-    let dst = dir.join(src.file_name().unwrap());
-    fs::copy(&src, &dst).unwrap_or_else(|e| panic!("copy {}: {e}", src.display()));
-    fs::set_permissions(&dst, fs::Permissions::from_mode(0o755)).unwrap();
-    dst
-}
 
 /// The attacker shares the pid namespace of a created (not started)
 /// container, whose pid 1 is still the runtime's init: as root without

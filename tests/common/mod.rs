@@ -1244,6 +1244,19 @@ impl Fixture {
     }
 }
 
+/// A copy of the runtime binary in the fixture (so that a successful attack
+/// damages only the copy), with the same file name (is_husk looks at it).
+pub fn runtime_copy(fx: &Fixture) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let src = runtime_path();
+    let dir = fx.dir.join("bin");
+    fs::create_dir_all(&dir).unwrap();
+    let dst = dir.join(src.file_name().unwrap());
+    fs::copy(&src, &dst).unwrap_or_else(|e| panic!("copy {}: {e}", src.display()));
+    fs::set_permissions(&dst, fs::Permissions::from_mode(0o755)).unwrap();
+    dst
+}
+
 /// The path of the runtime binary under test (resolved on PATH).
 pub fn runtime_path() -> PathBuf {
     let rt = runtime();
