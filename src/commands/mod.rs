@@ -106,7 +106,7 @@ pub fn main(dispatch: fn(&Cli, &Command) -> Result<i32>) -> ! {
             }
         }
     }
-    let cli = Cli::parse_from(crate::cli::normalize_args(args));
+    let mut cli = Cli::parse_from(crate::cli::normalize_args(args));
     if cli.version {
         print_version();
         std::process::exit(0);
@@ -119,6 +119,19 @@ pub fn main(dispatch: fn(&Cli, &Command) -> Result<i32>) -> ! {
     if let Err(e) = crate::logging::init(cli.log.as_deref(), cli.log_format, cli.debug) {
         eprintln!("{e:#}");
         std::process::exit(1);
+    }
+    // The default --root depends on who runs husk (runc's rules, see
+    // linux::rootless); a bad --rootless value fails every command, as in runc.
+    let setup = crate::linux::rootless::parse_flag(cli.rootless.as_deref())
+        .and_then(|_| crate::linux::rootless::resolve_root(cli.root_flag.take()));
+    match setup {
+        Ok(root) => cli.root = root,
+        Err(e) => {
+            let msg = format!("{e:#}");
+            crate::logging::error(&msg);
+            eprintln!("{msg}");
+            std::process::exit(1);
+        }
     }
     match dispatch(&cli, cmd) {
         Ok(code) => {
