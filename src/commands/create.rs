@@ -14,6 +14,9 @@ pub fn opts<'a>(cli: &'a Cli, a: &'a CreateArgs, subreaper: bool) -> CreateOpts<
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
         systemd_cgroup: cli.systemd_cgroup,
+        // The value was checked when the command line was read.
+        rootless: crate::linux::rootless::cgroups_rootless(cli.rootless.as_deref())
+            .unwrap_or(false),
         subreaper,
         console_fd: None,
     }
