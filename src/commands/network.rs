@@ -7,6 +7,10 @@ use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
 pub fn run(root: &Path, a: &NetworkArgs) -> Result<()> {
+    if !nix::unistd::geteuid().is_root() || crate::linux::rootless::running_in_userns() {
+        // Bridges, veths, nft rules and /run/husk-net are the host's.
+        bail!("husk network needs root on the host: a rootless container's network is its caller's (Podman brings slirp4netns or pasta)");
+    }
     let dir = Path::new(ipam::STATE_DIR);
     match &a.action {
         NetworkAction::Attach(a) => {

@@ -233,7 +233,7 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
     if let Some(sysctl) = linux.sysctl() {
         // Checked against the namespaces by Bundle::validate; written
         // without leaving /proc/sys.
-        crate::linux::sysctl::write_all(sysctl)?;
+        crate::linux::sysctl::write_all(sysctl, in_userns)?;
     }
     rootfs::finalize(
         propagation,
