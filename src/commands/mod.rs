@@ -43,7 +43,8 @@ pub fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
         Command::Events(a) => update::events(root, a).map(|_| 0),
         Command::Spec(a) => spec::run(a).map(|_| 0),
         Command::Features => features::run().map(|_| 0),
-        Command::Network(_) | Command::Bundle(_) => exec_tools(),
+        Command::Network(_) => network::require_root().and_then(|_| exec_tools()),
+        Command::Bundle(_) => exec_tools(),
     }
 }
 
@@ -121,10 +122,9 @@ pub fn main(dispatch: fn(&Cli, &Command) -> Result<i32>) -> ! {
         std::process::exit(1);
     }
     // The default --root depends on who runs husk (runc's rules, see
-    // linux::rootless); a bad --rootless value fails every command, as in runc.
-    let setup = crate::linux::rootless::parse_flag(cli.rootless.as_deref())
-        .and_then(|_| crate::linux::rootless::resolve_root(cli.root_flag.take()));
-    match setup {
+    // linux::rootless). --rootless is read by create and run only, as in
+    // runc.
+    match crate::linux::rootless::resolve_root(cli.root_flag.take()) {
         Ok(root) => cli.root = root,
         Err(e) => {
             let msg = format!("{e:#}");
