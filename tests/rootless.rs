@@ -847,3 +847,218 @@ fn rootless_podman_run_exec_volume_tty() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// cgroup v2 with a subtree delegated to the user (tests/cgv2.sh runs these
+// in its qemu guest with HUSK_TEST_CGV2_DELEGATE=1; elsewhere they skip:
+// they create a cgroup at the root of the host's cgroup2 mount).
+
+/// `/sys/fs/cgroup/<user>` delegated as systemd delegates (the directory
+/// and its cgroup.procs, cgroup.subtree_control and cgroup.threads belong
+/// to the user), with `shell/` for the user's processes; removed on drop.
+struct Delegated {
+    dir: PathBuf,
+}
+
+impl Delegated {
+    fn new(u: &RlUser) -> Option<Delegated> {
+        let base = Path::new("/sys/fs/cgroup");
+        if !base.join("cgroup.controllers").exists()
+            || std::env::var_os("HUSK_TEST_CGV2_DELEGATE").is_none_or(|v| v != "1")
+        {
+            eprintln!("skipped: needs cgroup v2 and HUSK_TEST_CGV2_DELEGATE=1 (tests/cgv2.sh)");
+            return None;
+        }
+        let dir = base.join(&u.name);
+        fs::create_dir(&dir).unwrap();
+        let d = Delegated { dir: dir.clone() };
+        for f in [
+            "",
+            "cgroup.procs",
+            "cgroup.subtree_control",
+            "cgroup.threads",
+        ] {
+            chown(&dir.join(f), u.uid, u.gid);
+        }
+        fs::create_dir(dir.join("shell")).unwrap();
+        chown(&dir.join("shell"), u.uid, u.gid);
+        chown(&dir.join("shell/cgroup.procs"), u.uid, u.gid);
+        Some(d)
+    }
+
+    /// `cmd` started in `shell/` (a root shell moves itself there first).
+    fn wrap(&self, cmd: Command) -> Command {
+        let mut c = Command::new("sh");
+        c.arg("-c")
+            .arg("echo $$ > \"$0/shell/cgroup.procs\" && exec \"$@\"")
+            .arg(&self.dir)
+            .arg(cmd.get_program())
+            .args(cmd.get_args());
+        if let Some(d) = cmd.get_current_dir() {
+            c.current_dir(d);
+        }
+        c
+    }
+}
+
+impl Drop for Delegated {
+    fn drop(&mut self) {
+        // The user's processes are killed by RlUser's drop, after ours:
+        // kill what is in the subtree now, then remove it, deepest first.
+        fn walk(d: &Path, out: &mut Vec<PathBuf>) {
+            for e in fs::read_dir(d).into_iter().flatten().flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    walk(&e.path(), out);
+                }
+            }
+            out.push(d.to_path_buf());
+        }
+        let mut dirs = Vec::new();
+        walk(&self.dir, &mut dirs);
+        for _ in 0..100 {
+            let mut left = false;
+            for d in &dirs {
+                for p in fs::read_to_string(d.join("cgroup.procs"))
+                    .unwrap_or_default()
+                    .lines()
+                    .filter_map(|l| l.parse::<i32>().ok())
+                {
+                    // SAFETY: plain syscall on a process of the test's cgroup.
+                    unsafe { libc::kill(p, libc::SIGKILL) };
+                    left = true;
+                }
+            }
+            if !left {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for d in &dirs {
+            for _ in 0..100 {
+                if fs::remove_dir(d).is_ok() || !d.exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+impl RlUser {
+    /// The runtime as the user, from the delegated `shell/` cgroup.
+    fn rt_in(&self, dg: &Delegated, cwd: &Path, args: &[&str]) -> Output {
+        let mut c = self.cmd(cwd, &self.runtime);
+        c.args(args);
+        let c = dg.wrap(c);
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let logs = self.dir.join("logs");
+        let _ = fs::create_dir_all(&logs);
+        run_with_timeout(
+            c,
+            &logs.join(format!("{n}.out")),
+            &logs.join(format!("{n}.err")),
+            COMMAND_TIMEOUT * 4,
+        )
+    }
+
+    fn rt_in_ok(&self, dg: &Delegated, cwd: &Path, args: &[&str]) -> Output {
+        let out = self.rt_in(dg, cwd, args);
+        assert!(out.status.success(), "{args:?}: {}", describe(&out));
+        out
+    }
+}
+
+fn read_trim(p: &Path) -> String {
+    fs::read_to_string(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn rootless_cgv2_delegated_limits_pause_update() {
+    let Some(u) = RlUser::new() else { return };
+    let Some(dg) = Delegated::new(&u) else { return };
+    let b = u.bundle("b", &["sleep", "1000"]);
+    // Limits in an explicit cgroup of the delegated subtree.
+    let cg = format!("/{}/ctr/c1", u.name);
+    b.edit(|c| {
+        c["linux"]["cgroupsPath"] = json!(cg);
+        c["linux"]["resources"] = json!({
+            "memory": {"limit": 100 * 1024 * 1024},
+            "pids": {"limit": 50},
+            "cpu": {"quota": 50000, "period": 100000}
+        });
+    });
+    u.rt_in_ok(&dg, &b.dir, &["run", "-d", "c1"]);
+    let dir = dg.dir.join("ctr/c1");
+    assert_eq!(read_trim(&dir.join("memory.max")), "104857600");
+    assert_eq!(read_trim(&dir.join("pids.max")), "50");
+    assert_eq!(read_trim(&dir.join("cpu.max")), "50000 100000");
+    let st: Value =
+        serde_json::from_slice(&u.rt_in_ok(&dg, &b.dir, &["state", "c1"]).stdout).unwrap();
+    let pid = st["pid"].as_i64().unwrap();
+    assert!(read_trim(&dir.join("cgroup.procs"))
+        .lines()
+        .any(|l| l == pid.to_string()));
+    // update
+    u.rt_in_ok(
+        &dg,
+        &b.dir,
+        &["update", "--memory", "200M", "--pids-limit", "60", "c1"],
+    );
+    assert_eq!(read_trim(&dir.join("memory.max")), "209715200");
+    assert_eq!(read_trim(&dir.join("pids.max")), "60");
+    // pause / resume
+    u.rt_in_ok(&dg, &b.dir, &["pause", "c1"]);
+    assert_eq!(status_of_in(&u, &dg, &b, "c1"), "paused");
+    assert_eq!(read_trim(&dir.join("cgroup.freeze")), "1");
+    u.rt_in_ok(&dg, &b.dir, &["resume", "c1"]);
+    assert_eq!(status_of_in(&u, &dg, &b, "c1"), "running");
+    // exec joins the cgroup (runc 1.1.5's exec'd process shows 0::/ here)
+    let out = u.rt_in_ok(&dg, &b.dir, &["exec", "c1", "cat", "/proc/self/cgroup"]);
+    if is_husk() {
+        assert_eq!(
+            stdout_str(&out).trim(),
+            format!("0::{cg}"),
+            "{}",
+            describe(&out)
+        );
+    }
+    let ps = u.rt_in_ok(&dg, &b.dir, &["ps", "--format", "json", "c1"]);
+    let pids: Vec<i64> = serde_json::from_slice(&ps.stdout).unwrap();
+    assert_eq!(pids, vec![pid], "{}", describe(&ps));
+    // delete removes the cgroup
+    u.rt_in_ok(&dg, &b.dir, &["delete", "-f", "c1"]);
+    assert!(!dir.exists(), "{} left behind", dir.display());
+}
+
+#[test]
+fn rootless_cgv2_default_cgroup_is_beside_the_callers() {
+    let Some(u) = RlUser::new() else { return };
+    let Some(dg) = Delegated::new(&u) else { return };
+    let b = u.bundle("b", &["sh", "-c", "cat /proc/self/cgroup; exec sleep 1000"]);
+    u.rt_in_ok(&dg, &b.dir, &["run", "-d", "c2"]);
+    // runc's rule: beside the caller's cgroup (shell/), not below it.
+    let dir = dg.dir.join("c2");
+    assert!(
+        wait_until(STATE_TIMEOUT, || dir.join("cgroup.procs").exists()),
+        "{} missing",
+        dir.display()
+    );
+    u.rt_in_ok(&dg, &b.dir, &["pause", "c2"]);
+    assert_eq!(status_of_in(&u, &dg, &b, "c2"), "paused");
+    u.rt_in_ok(&dg, &b.dir, &["resume", "c2"]);
+    u.rt_in_ok(&dg, &b.dir, &["kill", "--all", "c2", "KILL"]);
+    assert!(wait_until(STATE_TIMEOUT, || status_of_in(
+        &u, &dg, &b, "c2"
+    ) == "stopped"));
+    u.rt_in_ok(&dg, &b.dir, &["delete", "c2"]);
+    assert!(!dir.exists(), "{} left behind", dir.display());
+}
+
+fn status_of_in(u: &RlUser, dg: &Delegated, b: &Bundle, id: &str) -> String {
+    let out = u.rt_in(dg, &b.dir, &["state", id]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    v["status"].as_str().unwrap_or("gone").to_string()
+}

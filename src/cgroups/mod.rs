@@ -183,8 +183,10 @@ pub fn resolve_path(cgroups_path: Option<&Path>, id: &str, systemd: bool) -> Res
 }
 
 /// The cgroup of a rootless container without `linux.cgroupsPath`, as
-/// runc's: on cgroup v2, `<id>` below the caller's own cgroup (where a
-/// delegated subtree usually is); with --systemd-cgroup, `user.slice`
+/// runc's: on cgroup v2, `<id>` beside the caller's own cgroup, in its
+/// parent (where a delegated subtree usually is; the caller's own cgroup
+/// has processes, so no controller could be enabled below it); with
+/// --systemd-cgroup, `user.slice`
 /// instead of `system.slice`. On v1, husk's usual `/husk/<id>`: the
 /// caller's own v1 cgroups are never used (nor, without delegation,
 /// writable), and one that cannot be made is skipped.
@@ -197,7 +199,8 @@ pub fn rootless_default_path(id: &str, systemd: bool) -> Result<String> {
             std::fs::read_to_string("/proc/self/cgroup").context("read /proc/self/cgroup")?;
         if let Some(own) = text.lines().find_map(|l| l.strip_prefix("0::")) {
             let own = own.trim_end_matches(" (deleted)").trim_end_matches('/');
-            return resolve_path(Some(Path::new(&format!("{own}/{id}"))), id, false);
+            let parent = own.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+            return resolve_path(Some(Path::new(&format!("{parent}/{id}"))), id, false);
         }
     }
     resolve_path(None, id, false)
