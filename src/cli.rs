@@ -12,7 +12,12 @@ use std::path::PathBuf;
 )]
 pub struct Cli {
     /// Root directory for storage of container state (tmpfs recommended)
-    #[arg(long, default_value = "/run/husk", value_name = "DIR")]
+    /// [default: /run/husk, or $XDG_RUNTIME_DIR/husk when rootless]
+    #[arg(long = "root", value_name = "DIR")]
+    pub root_flag: Option<PathBuf>,
+    /// The state directory in use: `--root`, or its default (set by
+    /// `commands::main` once the command line is parsed).
+    #[arg(skip)]
     pub root: PathBuf,
     /// Append log lines to FILE instead of stderr
     #[arg(long, value_name = "FILE")]
@@ -26,7 +31,8 @@ pub struct Cli {
     /// Use systemd cgroup paths (slice:prefix:name)
     #[arg(long)]
     pub systemd_cgroup: bool,
-    /// Ignore cgroup permission errors (true, false or auto)
+    /// Ignore cgroup permission errors: true, false or auto (auto: true
+    /// unless uid 0 outside a user namespace)
     #[arg(long, value_name = "VALUE", num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
     /// Print the version

@@ -1,6 +1,9 @@
 #!/bin/bash
 # Run the cgroup integration tests (tests/cgroups.rs) on pure cgroup v2, in
-# the throw-away qemu guest of ../shared/cgv2/ (this host is cgroup v1).
+# the throw-away qemu guest of ../shared/cgv2/ (this host is cgroup v1),
+# then, in the same guest, the rootless tests that need a cgroup v2 subtree
+# delegated to an unprivileged user (tests/rootless.rs, rootless_cgv2_*:
+# limits, update, pause/resume, exec, ps as that user).
 #
 #   tests/cgv2.sh [--runc] [TEST-BINARY ARGS...]
 #
@@ -37,14 +40,20 @@ fi
 cargo build --bin husk >&2
 # The test binary's path is in cargo's JSON messages.
 # Pick the test target's artifact, not the husk binary's.
-testbin=$(cargo test --no-run --test cgroups --message-format=json 2>/dev/null |
-    jq -r 'select(.reason == "compiler-artifact" and .target.name == "cgroups"
-                  and .executable != null) | .executable' | tail -n 1)
-[ -n "$testbin" ] && [ -x "$testbin" ] || {
-    echo "cgv2.sh: could not build the cgroups test binary" >&2
-    cargo test --no-run --test cgroups >&2 || true
-    exit 1
+testbin_of() {
+    cargo test --no-run --test "$1" --message-format=json 2>/dev/null |
+        jq -r --arg t "$1" 'select(.reason == "compiler-artifact" and .target.name == $t
+                  and .executable != null) | .executable' | tail -n 1
 }
+testbin=$(testbin_of cgroups)
+rlbin=$(testbin_of rootless)
+for b in "$testbin" "$rlbin"; do
+    [ -n "$b" ] && [ -x "$b" ] || {
+        echo "cgv2.sh: could not build the cgroups and rootless test binaries" >&2
+        cargo test --no-run --test cgroups --test rootless >&2 || true
+        exit 1
+    }
+done
 
 # --- run in the guest ---------------------------------------------------------
 payload=$(mktemp -d "${TMPDIR:-/tmp}/husk-cgv2.XXXXXX")
@@ -52,7 +61,13 @@ trap 'rm -rf "$payload"' EXIT
 cat >"$payload/run.sh" <<EOF
 #!/bin/sh
 echo "cgroup: \$(stat -f -c %T /sys/fs/cgroup) (\$(cat /sys/fs/cgroup/cgroup.subtree_control))"
-exec "$testbin" --test-threads=2 "\$@"
+"$testbin" --test-threads=2 "\$@"
+st=\$?
+echo "== rootless, cgroup v2 delegated to a user"
+HUSK_TEST_CGV2_DELEGATE=1 "$rlbin" --test-threads=1 rootless_cgv2_
+rl=\$?
+[ "\$st" -ne 0 ] && exit "\$st"
+exit "\$rl"
 EOF
 chmod +x "$payload/run.sh"
 

@@ -182,6 +182,30 @@ pub fn resolve_path(cgroups_path: Option<&Path>, id: &str, systemd: bool) -> Res
     Ok(out)
 }
 
+/// The cgroup of a rootless container without `linux.cgroupsPath`, as
+/// runc's: on cgroup v2, `<id>` beside the caller's own cgroup, in its
+/// parent (where a delegated subtree usually is; the caller's own cgroup
+/// has processes, so no controller could be enabled below it); with
+/// --systemd-cgroup, `user.slice`
+/// instead of `system.slice`. On v1, husk's usual `/husk/<id>`: the
+/// caller's own v1 cgroups are never used (nor, without delegation,
+/// writable), and one that cannot be made is skipped.
+pub fn rootless_default_path(id: &str, systemd: bool) -> Result<String> {
+    if systemd {
+        return resolve_path(Some(Path::new(&format!("user.slice:husk:{id}"))), id, true);
+    }
+    if let Layout::V2 { .. } = Layout::detect()? {
+        let text =
+            std::fs::read_to_string("/proc/self/cgroup").context("read /proc/self/cgroup")?;
+        if let Some(own) = text.lines().find_map(|l| l.strip_prefix("0::")) {
+            let own = own.trim_end_matches(" (deleted)").trim_end_matches('/');
+            let parent = own.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+            return resolve_path(Some(Path::new(&format!("{parent}/{id}"))), id, false);
+        }
+    }
+    resolve_path(None, id, false)
+}
+
 /// systemd's slice naming: a-b.slice lives at /a.slice/a-b.slice.
 fn expand_slice(slice: &str) -> Result<String> {
     let name = slice
@@ -245,6 +269,29 @@ pub fn default_device_rules() -> Vec<oci_spec::runtime::LinuxDeviceCgroup> {
 pub struct Cgroup {
     pub path: String,
     layout: Option<Layout>,
+    /// Rootless (`--rootless`, or auto): the container may have no cgroup
+    /// in some hierarchies (or none at all), where it had no permission to
+    /// make one. Those hierarchies are left out of the layout, and device
+    /// rules are best effort, as in runc.
+    rootless: bool,
+    /// Rootless, and the path is husk's choice (no `linux.cgroupsPath`):
+    /// `apply` skips a hierarchy it may not write instead of failing.
+    may_skip: bool,
+    /// Rootless: the cgroup directories the container does not have.
+    missing: Vec<PathBuf>,
+}
+
+/// EPERM, EACCES or EROFS anywhere in the chain: runc's ignorable errors
+/// for a rootless container's cgroup.
+fn is_permission_error(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| {
+            matches!(
+                io.raw_os_error(),
+                Some(libc::EPERM | libc::EACCES | libc::EROFS)
+            )
+        })
 }
 
 impl Cgroup {
@@ -252,14 +299,115 @@ impl Cgroup {
         Cgroup {
             path: path.to_string(),
             layout: None,
+            rootless: false,
+            may_skip: false,
+            missing: Vec::new(),
         }
+    }
+
+    /// The cgroup of a container, as recorded in its state.
+    pub fn of(st: &crate::container::state::State) -> Cgroup {
+        let mut cg = Cgroup::new(&st.cgroup_path);
+        cg.rootless = st.rootless;
+        cg
+    }
+
+    /// For `create`: rootless or not, and whether the path was chosen by
+    /// husk (then a cgroup it may not make is skipped when rootless).
+    pub fn for_create(path: &str, rootless: bool, path_given: bool) -> Cgroup {
+        let mut cg = Cgroup::new(path);
+        cg.rootless = rootless;
+        cg.may_skip = rootless && !path_given;
+        cg
     }
 
     pub fn layout(&mut self) -> Result<&Layout> {
         if self.layout.is_none() {
-            self.layout = Some(Layout::detect()?);
+            let full = Layout::detect()?;
+            let l = if self.rootless {
+                self.narrow(full)
+            } else {
+                full
+            };
+            self.layout = Some(l);
         }
         Ok(self.layout.as_ref().expect("set above"))
+    }
+
+    /// Whether this container's cgroup exists in `dir` and can be used by
+    /// us (rootless: a directory of another user's is not ours).
+    fn usable(dir: &Path) -> bool {
+        dir.is_dir()
+            && nix::unistd::access(&dir.join("cgroup.procs"), nix::unistd::AccessFlags::W_OK)
+                .is_ok()
+    }
+
+    /// Rootless: the layout without the hierarchies where the container
+    /// has no cgroup; they go to `missing`.
+    fn narrow(&mut self, full: Layout) -> Layout {
+        let rel = self.rel();
+        self.missing.clear();
+        match full {
+            Layout::V2 { mount } => {
+                let dir = mount.join(&rel);
+                if !Self::usable(&dir) {
+                    self.missing.push(dir);
+                }
+                Layout::V2 { mount }
+            }
+            Layout::V1 {
+                hierarchies,
+                unified,
+            } => {
+                let mut keep = Vec::new();
+                for (ctrls, m) in hierarchies {
+                    let dir = m.join(&rel);
+                    if Self::usable(&dir) {
+                        keep.push((ctrls, m));
+                    } else {
+                        self.missing.push(dir);
+                    }
+                }
+                let unified = unified.filter(|u| {
+                    let dir = u.join(&rel);
+                    Self::usable(&dir) || {
+                        self.missing.push(dir);
+                        false
+                    }
+                });
+                Layout::V1 {
+                    hierarchies: keep,
+                    unified,
+                }
+            }
+        }
+    }
+
+    /// Rootless: the container has no cgroup at all (on v2: no cgroup).
+    pub fn has_none(&mut self) -> Result<bool> {
+        if !self.rootless || self.path.is_empty() {
+            return Ok(false);
+        }
+        Ok(match self.layout()? {
+            Layout::V2 { .. } => !self.missing.is_empty(),
+            Layout::V1 {
+                hierarchies,
+                unified,
+            } => hierarchies.is_empty() && unified.is_none(),
+        })
+    }
+
+    /// The error of a command that needs the cgroup a rootless container
+    /// does not have.
+    fn no_cgroup(&self, what: &str) -> anyhow::Error {
+        let dir = self
+            .missing
+            .first()
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|| self.path.clone());
+        anyhow::anyhow!(
+            "{what}: the container has no cgroup (rootless, without permission to create {dir}: delegate a cgroup v2 subtree to the user)"
+        )
     }
 
     fn rel(&self) -> String {
@@ -294,33 +442,65 @@ impl Cgroup {
     }
 
     /// Create the cgroup in every hierarchy and move `pid` into it.
+    /// Rootless with a path husk chose, a hierarchy where that is not
+    /// permitted is skipped (runc's rootless cgroup manager): limits that
+    /// need it fail later, in `set`.
     pub fn apply(&mut self, pid: i32) -> Result<()> {
         if self.path.is_empty() {
             return Ok(());
         }
         let rel = self.path.clone();
-        match self.layout()?.clone() {
-            Layout::V2 { mount } => v2::create(&mount, &rel)?,
+        let pid = pid.to_string();
+        let join = |dir: &Path| -> Result<()> {
+            let f = dir.join("cgroup.procs");
+            std::fs::write(&f, &pid).with_context(|| format!("add pid {pid} to {}", f.display()))
+        };
+        let mut steps: Vec<(PathBuf, Result<()>)> = Vec::new();
+        match Layout::detect()? {
+            Layout::V2 { mount } => {
+                let dir = mount.join(rel.trim_start_matches('/'));
+                let r = v2::create(&mount, &rel).and_then(|_| join(&dir));
+                steps.push((dir, r));
+            }
             Layout::V1 {
                 hierarchies,
                 unified,
             } => {
                 for (ctrls, mount) in &hierarchies {
-                    v1::create(ctrls, mount, &rel)?;
+                    let dir = mount.join(rel.trim_start_matches('/'));
+                    let r = v1::create(ctrls, mount, &rel).and_then(|_| join(&dir));
+                    steps.push((dir, r));
                 }
                 if let Some(u) = unified {
                     let dir = u.join(rel.trim_start_matches('/'));
-                    std::fs::create_dir_all(&dir)
-                        .with_context(|| format!("create cgroup {}", dir.display()))?;
+                    let r = std::fs::create_dir_all(&dir)
+                        .with_context(|| format!("create cgroup {}", dir.display()))
+                        .and_then(|_| join(&dir));
+                    steps.push((dir, r));
                 }
             }
         }
-        let pid = pid.to_string();
-        for dir in self.dirs()? {
-            let f = dir.join("cgroup.procs");
-            std::fs::write(&f, &pid)
-                .with_context(|| format!("add pid {pid} to {}", f.display()))?;
+        for (dir, r) in steps {
+            match r {
+                Ok(()) => {}
+                Err(e) if self.may_skip && is_permission_error(&e) => {
+                    crate::logging::debug(&format!("rootless: no cgroup {}: {e:#}", dir.display()));
+                    // A directory made before the denied write is not ours
+                    // to keep (an empty one is removed, a busy one stays).
+                    let _ = std::fs::remove_dir(&dir);
+                }
+                Err(e) => {
+                    if self.rootless && is_permission_error(&e) {
+                        return Err(e.context(
+                            "rootless: no permission for linux.cgroupsPath (a cgroup v2 subtree delegated to the user is needed)",
+                        ));
+                    }
+                    return Err(e);
+                }
+            }
         }
+        // Narrowed again from what exists now.
+        self.layout = None;
         Ok(())
     }
 
@@ -342,11 +522,27 @@ impl Cgroup {
             return Ok(());
         }
         let rel = self.path.clone();
-        match self.layout()?.clone() {
-            Layout::V2 { mount } => {
-                v2::set(&mount.join(rel.trim_start_matches('/')), res, skip_devices)
+        let rootless = self.rootless;
+        if self.has_none()? {
+            // runc: "rootless needs no limits + no cgrouppath when no
+            // permission is granted for cgroups". Device rules are best
+            // effort when rootless.
+            if needs_controllers(res) {
+                return Err(self.no_cgroup("linux.resources: cannot set cgroup limits"));
             }
-            layout @ Layout::V1 { .. } => v1::set(&layout, &rel, res, skip_devices),
+            return Ok(());
+        }
+        match self.layout()?.clone() {
+            Layout::V2 { mount } => v2::set(
+                &mount.join(rel.trim_start_matches('/')),
+                res,
+                skip_devices,
+                rootless,
+            ),
+            layout @ Layout::V1 { .. } => {
+                let missing = rootless.then_some(self.missing.as_slice());
+                v1::set(&layout, &rel, res, skip_devices, missing)
+            }
         }
     }
 
@@ -354,6 +550,22 @@ impl Cgroup {
     pub fn is_frozen(&self) -> bool {
         if self.path.is_empty() {
             return false;
+        }
+        if self.rootless {
+            // Only the hierarchies the container has a cgroup in.
+            let mut me = Cgroup::new(&self.path);
+            me.rootless = true;
+            return match me.has_none() {
+                Ok(false) => match me.layout().cloned() {
+                    Ok(Layout::V2 { mount }) => v2::is_frozen(&mount.join(me.rel())),
+                    Ok(l @ Layout::V1 { .. }) => l
+                        .v1_mount("freezer")
+                        .and_then(|m| v1::is_frozen(&m.join(me.rel()))),
+                    Err(_) => None,
+                }
+                .unwrap_or(false),
+                _ => false,
+            };
         }
         let rel = self.rel();
         let root = Path::new(ROOT);
@@ -378,9 +590,20 @@ impl Cgroup {
     /// until the kernel says it is done.
     pub fn freeze(&mut self, frozen: bool) -> Result<()> {
         let rel = self.rel();
+        let what = if frozen { "pause" } else { "resume" };
+        if self.has_none()? {
+            return Err(self.no_cgroup(what));
+        }
         match self.layout()?.clone() {
             Layout::V2 { mount } => v2::freeze(&mount.join(&rel), frozen),
             layout @ Layout::V1 { .. } => {
+                if self.rootless && layout.v1_mount("freezer").is_none() {
+                    let f = Layout::detect()?;
+                    if let Some(m) = f.v1_mount("freezer") {
+                        self.missing = vec![m.join(&rel)];
+                        return Err(self.no_cgroup(what));
+                    }
+                }
                 let m = layout.v1_mount("freezer").context(
                     "cgroups: cannot toggle the freezer: the freezer controller is not mounted",
                 )?;
@@ -392,6 +615,9 @@ impl Cgroup {
     /// Pids of every process in the cgroup and its sub-cgroups (runc's
     /// GetAllPids: `exec --cgroup` may have put some below).
     pub fn pids(&mut self) -> Result<Vec<i32>> {
+        if self.has_none()? {
+            return Err(self.no_cgroup("list the container's processes"));
+        }
         let dir = match self.layout()? {
             Layout::V2 { .. } => self.dir_of("")?,
             Layout::V1 { .. } => ["pids", "devices", "freezer", "memory", "cpu"]
@@ -406,6 +632,9 @@ impl Cgroup {
 
     /// Resource statistics (`husk events`).
     pub fn stats(&mut self) -> Result<stats::Stats> {
+        if self.has_none()? {
+            return Err(self.no_cgroup("statistics"));
+        }
         let rel = self.rel();
         match self.layout()?.clone() {
             Layout::V2 { mount } => collect::v2(&mount.join(&rel)),
@@ -415,6 +644,9 @@ impl Cgroup {
 
     /// A watcher of the cgroup's OOM events (`husk events`).
     pub fn oom_watcher(&mut self) -> Result<notify::OomWatcher> {
+        if self.has_none()? {
+            return Err(self.no_cgroup("events"));
+        }
         let rel = self.rel();
         match self.layout()?.clone() {
             Layout::V2 { mount } => notify::OomWatcher::v2(&mount.join(&rel)),
@@ -515,6 +747,26 @@ pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
 pub(crate) fn read_string(dir: &Path, file: &str) -> Result<String> {
     let p = dir.join(file);
     std::fs::read_to_string(&p).with_context(|| format!("read {}", p.display()))
+}
+
+/// Whether `res` asks for a limit of any controller (devices aside):
+/// runc's needAnyControllers.
+pub(crate) fn needs_controllers(res: &LinuxResources) -> bool {
+    let mut r = res.clone();
+    r.set_devices(None);
+    let empty = serde_json::to_value(LinuxResources::default()).unwrap_or_default();
+    let v = serde_json::to_value(&r).unwrap_or_default();
+    fn trivial(v: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::Null => true,
+            serde_json::Value::Bool(b) => !b,
+            serde_json::Value::Number(n) => n.as_i64() == Some(0) || n.as_u64() == Some(0),
+            serde_json::Value::String(s) => s.is_empty(),
+            serde_json::Value::Array(a) => a.is_empty(),
+            serde_json::Value::Object(o) => o.values().all(trivial),
+        }
+    }
+    v != empty && !trivial(&v)
 }
 
 /// swappiness is 0..=100; u64::MAX is the spec's -1, "leave it".

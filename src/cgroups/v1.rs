@@ -43,6 +43,9 @@ pub fn create(ctrls: &[String], mount: &Path, rel: &str) -> Result<()> {
 struct Dirs<'a> {
     layout: &'a Layout,
     rel: &'a str,
+    /// Rootless: the cgroup directories the container does not have (their
+    /// hierarchies are not in `layout`).
+    missing: Option<&'a [PathBuf]>,
 }
 
 impl Dirs<'_> {
@@ -52,6 +55,19 @@ impl Dirs<'_> {
 
     /// The directory of `ctrl`, or an error naming the field that needs it.
     fn need(&self, ctrl: &str, field: &str) -> Result<PathBuf> {
+        if let (None, Some(missing)) = (self.get(ctrl), self.missing) {
+            if let Some(m) = Layout::detect()
+                .ok()
+                .and_then(|l| l.v1_mount(ctrl).map(|m| m.join(self.rel)))
+            {
+                if missing.contains(&m) {
+                    bail!(
+                        "linux.resources.{field}: cannot set the {ctrl} limit: the container has no {ctrl} cgroup (rootless, without permission to create {})",
+                        m.display()
+                    );
+                }
+            }
+        }
         self.get(ctrl).with_context(|| {
             format!("linux.resources.{field}: the {ctrl} cgroup controller is not mounted")
         })
@@ -163,17 +179,29 @@ fn validate(d: &Dirs, res: &LinuxResources, skip_devices: bool) -> Result<()> {
     }
     if !skip_devices {
         // runc: "the non-presence of the devices subsystem is considered
-        // fatal for security reasons".
-        d.need("devices", "devices")?;
+        // fatal for security reasons" (but rootless, device rules are
+        // best effort).
+        if d.missing.is_none() {
+            d.need("devices", "devices")?;
+        }
         devices::rules(res.devices().as_ref())?;
     }
     Ok(())
 }
 
-pub fn set(layout: &Layout, rel: &str, res: &LinuxResources, skip_devices: bool) -> Result<()> {
+/// Write `res`. `missing`: rootless, the cgroup directories the container
+/// does not have (a limit that needs one fails; device rules are skipped).
+pub fn set(
+    layout: &Layout,
+    rel: &str,
+    res: &LinuxResources,
+    skip_devices: bool,
+    missing: Option<&[PathBuf]>,
+) -> Result<()> {
     let d = Dirs {
         layout,
         rel: rel.trim_start_matches('/'),
+        missing,
     };
     validate(&d, res, skip_devices)?;
     if let Some(c) = res.cpu() {
@@ -187,14 +215,25 @@ pub fn set(layout: &Layout, rel: &str, res: &LinuxResources, skip_devices: bool)
         }
     }
     if !skip_devices {
-        let dir = d.need("devices", "devices")?;
-        for rule in devices::rules(res.devices().as_ref())? {
-            let file = if rule.allow {
-                "devices.allow"
-            } else {
-                "devices.deny"
-            };
-            write(&dir, file, &rule.v1_line()).context("linux.resources.devices")?;
+        let rootless = d.missing.is_some();
+        let dir = match (d.get("devices"), rootless) {
+            (Some(dir), _) => Some(dir),
+            (None, true) => None,
+            (None, false) => Some(d.need("devices", "devices")?),
+        };
+        if let Some(dir) = dir {
+            for rule in devices::rules(res.devices().as_ref())? {
+                let file = if rule.allow {
+                    "devices.allow"
+                } else {
+                    "devices.deny"
+                };
+                match write(&dir, file, &rule.v1_line()).context("linux.resources.devices") {
+                    // Rootless, device rules are best effort (runc).
+                    Err(_) if rootless => break,
+                    r => r?,
+                }
+            }
         }
     }
     if let (Some(m), Some(dir)) = (res.memory(), d.get("memory")) {

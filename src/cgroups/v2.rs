@@ -132,7 +132,9 @@ fn validate(dir: &Path, res: &LinuxResources, skip_devices: bool) -> Result<()> 
     Ok(())
 }
 
-pub fn set(dir: &Path, res: &LinuxResources, skip_devices: bool) -> Result<()> {
+/// Write `res`. Rootless, device rules are best effort (runc ignores the
+/// errors of the eBPF program: it needs CAP_SYS_ADMIN on the host).
+pub fn set(dir: &Path, res: &LinuxResources, skip_devices: bool, rootless: bool) -> Result<()> {
     validate(dir, res, skip_devices)?;
     if let Some(p) = res.pids() {
         if p.limit() != 0 {
@@ -155,7 +157,12 @@ pub fn set(dir: &Path, res: &LinuxResources, skip_devices: bool) -> Result<()> {
         }
         // Allow-all needs no filter (runc also ignores eBPF errors then).
         if !(emu.default_allow && emu.exceptions.is_empty()) {
-            ebpf::apply(dir, &emu).context("linux.resources.devices")?;
+            match ebpf::apply(dir, &emu).context("linux.resources.devices") {
+                Err(e) if rootless => {
+                    crate::logging::debug(&format!("rootless: device rules not applied: {e:#}"))
+                }
+                r => r?,
+            }
         }
     }
     if let Some(c) = res.cpu() {

@@ -74,7 +74,7 @@ pub fn run(cli: &Cli, a: &ExecArgs) -> Result<i32> {
         .iter()
         .map(|n| n.typ())
         .collect();
-    let cgroup_dirs = cgroup_dirs(&c.state.cgroup_path, &a.cgroup)?;
+    let cgroup_dirs = cgroup_dirs(&c.state, &a.cgroup)?;
     let pid = exec(ExecOpts {
         init_pid: c.state.pid,
         namespaces,
@@ -90,6 +90,7 @@ pub fn run(cli: &Cli, a: &ExecArgs) -> Result<i32> {
             &c.state.annotations,
         ),
         cgroup_dirs,
+        rootless_cgroups: c.state.rootless,
         console,
         preserve_fds: a.preserve_fds,
         subreaper: foreground,
@@ -244,11 +245,13 @@ fn empty_caps() -> LinuxCapabilities {
 
 /// The container's cgroup directories, or sub-cgroups of it named by
 /// `--cgroup` (`PATH` for every hierarchy, `CTRL[,CTRL]:PATH` for some).
-fn cgroup_dirs(path: &str, subs: &[String]) -> Result<Vec<PathBuf>> {
+fn cgroup_dirs(st: &crate::container::state::State, subs: &[String]) -> Result<Vec<PathBuf>> {
+    let path = st.cgroup_path.as_str();
     if path.is_empty() {
         return Ok(vec![]);
     }
-    let mut cg = Cgroup::new(path);
+    // Rootless: only the hierarchies the container has a cgroup in.
+    let mut cg = Cgroup::of(st);
     let dirs = cg.dirs()?;
     if subs.is_empty() {
         return Ok(dirs);

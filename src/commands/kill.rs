@@ -37,9 +37,49 @@ pub fn signal_init(c: &Container, sig: Signal) -> Result<()> {
         .with_context(|| format!("send {sig} to the container's init"))
 }
 
+/// Every process of the container: those of its cgroup; for a rootless
+/// container without a cgroup, those of its own pid namespace.
+pub fn container_pids(c: &Container) -> Result<Vec<i32>> {
+    let mut cg = Cgroup::of(&c.state);
+    if !cg.has_none()? {
+        return cg.pids();
+    }
+    if c.state.shared_pid_ns {
+        // No cgroup and no pid namespace of its own: nothing tells its
+        // processes from the host's.
+        return cg.pids();
+    }
+    if !is_alive(c.state.pid, c.state.pid_start_time) {
+        // The namespace died with its init.
+        return Ok(vec![]);
+    }
+    let ns = std::fs::read_link(format!("/proc/{}/ns/pid", c.state.pid))
+        .with_context(|| format!("read /proc/{}/ns/pid", c.state.pid))?;
+    let mut pids = Vec::new();
+    for e in std::fs::read_dir("/proc").context("read /proc")?.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if std::fs::read_link(e.path().join("ns/pid")).is_ok_and(|l| l == ns) {
+            pids.push(pid);
+        }
+    }
+    Ok(pids)
+}
+
 pub fn signal_all(c: &Container, sig: Signal) -> Result<()> {
-    let mut cg = Cgroup::new(&c.state.cgroup_path);
-    let pids = cg.pids().unwrap_or_default();
+    let mut cg = Cgroup::of(&c.state);
+    let pids = match cg.has_none() {
+        Ok(true) if c.state.shared_pid_ns && is_alive(c.state.pid, c.state.pid_start_time) => {
+            return Err(cg
+                .pids()
+                .err()
+                .unwrap_or_else(|| anyhow::anyhow!("no cgroup"))
+                .context("kill --all"));
+        }
+        Ok(true) => container_pids(c)?,
+        _ => cg.pids().unwrap_or_default(),
+    };
     if pids.is_empty() && !is_alive(c.state.pid, c.state.pid_start_time) {
         return Err(HuskError::NotRunning(c.id().to_string()).into());
     }

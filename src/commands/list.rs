@@ -13,7 +13,7 @@ struct Item<'a> {
     bundle: &'a Path,
     rootfs: &'a Path,
     created: &'a str,
-    owner: &'a str,
+    owner: String,
     #[serde(skip_serializing_if = "std::collections::HashMap::is_empty")]
     annotations: &'a std::collections::HashMap<String, String>,
 }
@@ -69,7 +69,7 @@ pub fn run(root: &Path, a: &ListArgs) -> Result<()> {
                         bundle: o.bundle,
                         rootfs: o.rootfs,
                         created: o.created,
-                        owner: owner_name(),
+                        owner: owner_name(&c.dir),
                         annotations: o.annotations,
                     }
                 })
@@ -93,7 +93,7 @@ pub fn run(root: &Path, a: &ListArgs) -> Result<()> {
                     s.to_string(),
                     c.state.bundle.display().to_string(),
                     c.state.created.clone(),
-                    owner_name().to_string(),
+                    owner_name(&c.dir),
                 ]);
             }
             super::print_stdout(&tabulate(&rows))?;
@@ -103,8 +103,17 @@ pub fn run(root: &Path, a: &ListArgs) -> Result<()> {
     Ok(())
 }
 
-fn owner_name() -> &'static str {
-    "root"
+/// runc's owner: the user owning the container's state directory, by
+/// name, or `#UID` when it has none.
+fn owner_name(dir: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(md) = std::fs::metadata(dir) else {
+        return String::new();
+    };
+    match nix::unistd::User::from_uid(md.uid().into()) {
+        Ok(Some(u)) => u.name,
+        _ => format!("#{}", md.uid()),
+    }
 }
 
 /// Go's tabwriter as runc sets it up (minwidth 12, padding 3, spaces):

@@ -43,7 +43,8 @@ pub fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
         Command::Events(a) => update::events(root, a).map(|_| 0),
         Command::Spec(a) => spec::run(a).map(|_| 0),
         Command::Features => features::run().map(|_| 0),
-        Command::Network(_) | Command::Bundle(_) => exec_tools(),
+        Command::Network(_) => network::require_root().and_then(|_| exec_tools()),
+        Command::Bundle(_) => exec_tools(),
     }
 }
 
@@ -106,7 +107,7 @@ pub fn main(dispatch: fn(&Cli, &Command) -> Result<i32>) -> ! {
             }
         }
     }
-    let cli = Cli::parse_from(crate::cli::normalize_args(args));
+    let mut cli = Cli::parse_from(crate::cli::normalize_args(args));
     if cli.version {
         print_version();
         std::process::exit(0);
@@ -119,6 +120,18 @@ pub fn main(dispatch: fn(&Cli, &Command) -> Result<i32>) -> ! {
     if let Err(e) = crate::logging::init(cli.log.as_deref(), cli.log_format, cli.debug) {
         eprintln!("{e:#}");
         std::process::exit(1);
+    }
+    // The default --root depends on who runs husk (runc's rules, see
+    // linux::rootless). --rootless is read by create and run only, as in
+    // runc.
+    match crate::linux::rootless::resolve_root(cli.root_flag.take()) {
+        Ok(root) => cli.root = root,
+        Err(e) => {
+            let msg = format!("{e:#}");
+            crate::logging::error(&msg);
+            eprintln!("{msg}");
+            std::process::exit(1);
+        }
     }
     match dispatch(&cli, cmd) {
         Ok(code) => {

@@ -6,7 +6,17 @@ use crate::network::{self, ipam, nft::Publish, AttachOpts, HookState, Netns};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
+/// `husk network` is for root on the host only: bridges, veths, nft rules
+/// and /run/husk-net are the host's.
+pub fn require_root() -> Result<()> {
+    if !nix::unistd::geteuid().is_root() || crate::linux::rootless::running_in_userns() {
+        bail!("husk network needs root on the host: a rootless container's network is its caller's (Podman brings slirp4netns or pasta)");
+    }
+    Ok(())
+}
+
 pub fn run(root: &Path, a: &NetworkArgs) -> Result<()> {
+    require_root()?;
     let dir = Path::new(ipam::STATE_DIR);
     match &a.action {
         NetworkAction::Attach(a) => {

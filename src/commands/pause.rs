@@ -20,5 +20,5 @@ pub fn run(root: &Path, id: &str, pause: bool) -> Result<()> {
             return Err(HuskError::WrongState(format!("container {id} is not paused")).into())
         }
     }
-    Cgroup::new(&c.state.cgroup_path).freeze(pause)
+    Cgroup::of(&c.state).freeze(pause)
 }

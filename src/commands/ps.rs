@@ -1,4 +1,3 @@
-use crate::cgroups::Cgroup;
 use crate::cli::PsArgs;
 use crate::container::Container;
 use anyhow::{bail, Context, Result};
@@ -8,7 +7,7 @@ use std::path::Path;
 /// pids containerd reads; `table` runs ps(1) and keeps the container's rows.
 pub fn run(root: &Path, a: &PsArgs) -> Result<()> {
     let c = Container::load(root, &a.id)?;
-    let pids = Cgroup::new(&c.state.cgroup_path).pids()?;
+    let pids = super::kill::container_pids(&c)?;
     match a.format.as_str() {
         "json" => super::print_stdout(&(serde_json::to_string(&pids)? + "\n"))?,
         "table" => {

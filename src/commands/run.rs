@@ -10,7 +10,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 /// create + start; in the foreground, wait for the init, forward signals to
 /// it (and relay its terminal), delete the container and return its exit code.
 pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32> {
-    let mut opts = super::create::opts(cli, &a.create, !a.detach);
+    let mut opts = super::create::opts(cli, &a.create, !a.detach)?;
     // Foreground with a terminal and no console socket: we hold the other end.
     let bundle_terminal = || -> bool {
         crate::spec::parse_config(&a.create.bundle.join("config.json"))

@@ -44,7 +44,7 @@ pub fn run(root: &Path, a: &UpdateArgs) -> Result<()> {
     if a.mem_bw_schema.is_some() {
         bail!("Intel RDT/MBA: memory bandwidth schema is not enabled");
     }
-    Cgroup::new(&c.state.cgroup_path).update(&res)
+    Cgroup::of(&c.state).update(&res)
 }
 
 /// The flags as a LinuxResources JSON object.
@@ -180,7 +180,7 @@ pub fn events(root: &Path, a: &EventsArgs) -> Result<()> {
     if c.status() == Status::Stopped {
         bail!("container with id {} is not running", a.id);
     }
-    let mut cg = Cgroup::new(&c.state.cgroup_path);
+    let mut cg = Cgroup::of(&c.state);
     if a.stats {
         return emit("stats", &a.id, Some(cg.stats()?));
     }

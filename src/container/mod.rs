@@ -211,7 +211,7 @@ impl Container {
         if self.dir.join(FIFO).exists() {
             return Status::Created;
         }
-        if crate::cgroups::Cgroup::new(&self.state.cgroup_path).is_frozen() {
+        if crate::cgroups::Cgroup::of(&self.state).is_frozen() {
             return Status::Paused;
         }
         Status::Running

@@ -12,6 +12,7 @@ pub mod paths;
 pub mod process;
 pub mod resolve;
 pub mod rootfs;
+pub mod rootless;
 pub mod sched;
 pub mod sealed_exe;
 pub mod seccomp;

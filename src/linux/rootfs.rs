@@ -471,8 +471,8 @@ fn mount_cgroup(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, opts: &MountOpts) 
                     NONE,
                 )
                 .context("mount cgroup2")?;
-            } else {
-                bind_ro(root, &mnt.join(rel), dest, base | ro)?;
+            } else if let Some(src) = cgroup_source(mnt, rel, &[]) {
+                bind_ro(root, &src, dest, base | ro)?;
             }
         }
         crate::cgroups::Layout::V1 {
@@ -490,16 +490,27 @@ fn mount_cgroup(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, opts: &MountOpts) 
             )
             .context("mount tmpfs for cgroups")?;
             drop(target);
-            let mut all: Vec<(String, PathBuf)> = hierarchies
+            let mut all: Vec<(&[String], PathBuf)> = hierarchies
                 .iter()
-                .map(|(c, p)| (c.join(","), p.clone()))
+                .map(|(c, p)| (c.as_slice(), p.clone()))
                 .collect();
             if let Some(u) = unified {
-                all.push(("unified".into(), u.clone()));
+                all.push((&[], u.clone()));
             }
-            for (_name, host_mount) in all {
+            for (ctrls, host_mount) in all {
                 let sub = dest.join(host_mount.file_name().unwrap_or_default());
-                bind_ro(root, &host_mount.join(rel), &sub, base | ro)?;
+                let src = if ctx.new_cgroupns {
+                    // The paths of /proc/self/cgroup are the namespace's now.
+                    Some(host_mount.join(rel)).filter(|p| p.is_dir())
+                } else {
+                    cgroup_source(&host_mount, rel, ctrls)
+                };
+                match src {
+                    Some(src) => bind_ro(root, &src, &sub, base | ro)?,
+                    // A rootless container without a cgroup of its own
+                    // there: an empty directory.
+                    None => drop(resolve::open_or_create(root, &sub, Kind::Dir)?),
+                }
             }
             if !ro.is_empty() {
                 let fd = resolve::open_or_create(root, dest, Kind::Dir)?;
@@ -520,6 +531,33 @@ fn mount_cgroup(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, opts: &MountOpts) 
 
 /// Bind `src` (recursively) onto `dest` inside the rootfs and remount it
 /// with `flags`, reopening the destination so the remount hits the new mount.
+/// What to show of one hierarchy (`ctrls`: its controllers, none for the
+/// cgroup2 one): the container's cgroup; where a rootless container has
+/// none there (no permission to make one), the cgroup the init is in, as
+/// runc shows. The init is in its cgroups already.
+fn cgroup_source(host_mount: &Path, rel: &str, ctrls: &[String]) -> Option<PathBuf> {
+    let mine = host_mount.join(rel);
+    if mine.is_dir() {
+        return Some(mine);
+    }
+    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let own = text.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, names, path) = (f.next()?, f.next()?, f.next()?);
+        let same = if ctrls.is_empty() {
+            names.is_empty()
+        } else {
+            let mut a: Vec<&str> = names.split(',').collect();
+            let mut b: Vec<&str> = ctrls.iter().map(String::as_str).collect();
+            a.sort_unstable();
+            b.sort_unstable();
+            a == b
+        };
+        same.then(|| path.to_string())
+    })?;
+    Some(host_mount.join(own.trim_start_matches('/'))).filter(|p| p.is_dir())
+}
+
 fn bind_ro(root: BorrowedFd, src: &Path, dest: &Path, flags: MsFlags) -> Result<()> {
     let fd = resolve::open_or_create(root, dest, Kind::Dir)?;
     mount(

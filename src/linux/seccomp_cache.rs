@@ -4,7 +4,7 @@
 //! its three architectures, and every container of a host usually has the
 //! same profile. The parent therefore keeps the BPF it compiled in
 //! `/run/husk-cache/seccomp/` (root; `$XDG_RUNTIME_DIR/husk-cache/seccomp`
-//! otherwise) and loads it from there next time.
+//! otherwise, also for root of a user namespace) and loads it from there next time.
 //!
 //! An entry is named by a 64-bit hash of its key and holds the whole key,
 //! so a hash collision is a miss, never a wrong filter. The key is the
@@ -34,7 +34,9 @@ fn dir() -> Option<PathBuf> {
     if std::env::var_os("HUSK_SECCOMP_CACHE").is_some_and(|v| v == "0") {
         return None;
     }
-    if nix::unistd::geteuid().is_root() {
+    // Root of a user namespace (rootless Podman) cannot write /run: it
+    // uses $XDG_RUNTIME_DIR, as an unprivileged user does.
+    if nix::unistd::geteuid().is_root() && !super::rootless::running_in_userns() {
         return Some(PathBuf::from("/run/husk-cache/seccomp"));
     }
     let xdg = std::env::var_os("XDG_RUNTIME_DIR")?;

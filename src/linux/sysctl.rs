@@ -173,7 +173,10 @@ pub fn validate(sysctl: &HashMap<String, String>, nss: &[NsEntry]) -> Result<()>
 /// made read-only). Each file is opened beneath /proc/sys without following
 /// a symlink or crossing a mount, and must be on procfs: a mount or link
 /// the config put under /proc cannot redirect the write to the host.
-pub fn write_all(sysctl: &HashMap<String, String>) -> Result<()> {
+/// Write every key. `in_userns`: the init is in a user namespace, where
+/// the kernel keeps some keys of the container's own namespaces read-only
+/// or hidden: such a failure says so.
+pub fn write_all(sysctl: &HashMap<String, String>, in_userns: bool) -> Result<()> {
     use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
     use nix::sys::statfs::{fstatfs, PROC_SUPER_MAGIC};
     if sysctl.is_empty() {
@@ -203,13 +206,32 @@ pub fn write_all(sysctl: &HashMap<String, String>) -> Result<()> {
                     | ResolveFlag::RESOLVE_NO_SYMLINKS
                     | ResolveFlag::RESOLVE_NO_XDEV,
             );
-        let fd = openat2(&dir, rel.as_str(), how)
-            .with_context(|| format!("linux.sysctl: openat2 /proc/sys/{rel} ({k})"))?;
+        let hint = |e: nix::errno::Errno| {
+            let denied = matches!(
+                e,
+                nix::errno::Errno::EACCES
+                    | nix::errno::Errno::EPERM
+                    | nix::errno::Errno::EROFS
+                    | nix::errno::Errno::ENOENT
+            );
+            if in_userns && denied {
+                " (the kernel does not let a user namespace set this sysctl)"
+            } else {
+                ""
+            }
+        };
+        let fd = openat2(&dir, rel.as_str(), how).map_err(|e| {
+            anyhow::Error::new(e).context(format!(
+                "linux.sysctl: openat2 /proc/sys/{rel} ({k}){}",
+                hint(e)
+            ))
+        })?;
         if !is_proc(&fd) {
             bail!("linux.sysctl: /proc/sys/{rel} ({k}) is not on procfs");
         }
-        let n = nix::unistd::write(&fd, v.as_bytes())
-            .with_context(|| format!("linux.sysctl: write {k}={v}"))?;
+        let n = nix::unistd::write(&fd, v.as_bytes()).map_err(|e| {
+            anyhow::Error::new(e).context(format!("linux.sysctl: write {k}={v}{}", hint(e)))
+        })?;
         if n != v.len() {
             bail!(
                 "linux.sysctl: write {k}={v}: short write ({n} of {} bytes)",

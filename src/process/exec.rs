@@ -28,6 +28,9 @@ pub struct ExecOpts<'a> {
     pub state_json: String,
     /// cgroup directories (one per hierarchy) the process joins.
     pub cgroup_dirs: Vec<PathBuf>,
+    /// Rootless cgroups: a cgroup the process may not join is ignored, as
+    /// runc ignores it.
+    pub rootless_cgroups: bool,
     pub console: Option<OwnedFd>,
     pub preserve_fds: u32,
     /// Make husk the reaper of the process (foreground exec).
@@ -89,8 +92,12 @@ pub fn exec(o: ExecOpts) -> Result<i32> {
         let spid = pid.to_string();
         for dir in &o.cgroup_dirs {
             let f = dir.join("cgroup.procs");
-            std::fs::write(&f, &spid)
-                .with_context(|| format!("add pid {pid} to {}", f.display()))?;
+            match std::fs::write(&f, &spid) {
+                Err(e) if o.rootless_cgroups => {
+                    crate::logging::debug(&format!("rootless: exec not in {}: {e}", f.display()))
+                }
+                r => r.with_context(|| format!("add pid {pid} to {}", f.display()))?,
+            }
         }
         send_msg(&parent_sock, &Msg::Go(pid))?;
         loop {

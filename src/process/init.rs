@@ -17,7 +17,12 @@ pub fn child_main(args: InitArgs, sock: OwnedFd) -> ! {
     // Not dumpable while we are a copy of husk inside the container's
     // namespaces: its processes cannot open /proc/PID/exe of this process
     // to overwrite the husk binary (CVE-2019-5736). execve resets it.
-    let _ = nix::sys::prctl::set_dumpable(false);
+    // Rootless, only once our id maps are written: the /proc files of a
+    // process that is not dumpable belong to root, and an unprivileged
+    // parent could not write them (runc does the same).
+    if !args.dumpable_until_maps {
+        let _ = nix::sys::prctl::set_dumpable(false);
+    }
     if let Some(fd) = args.lock_fd {
         // SAFETY: the fd is our inherited copy of the parent's lock on the
         // state directory; nothing in the child uses it.
@@ -129,7 +134,12 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
         Some(Msg::Error(e)) => bail!("{e}"),
         other => bail!("init sync channel: expected Go, got {other:?}"),
     };
-    let in_userns = b.has_ns(Ns::User);
+    if args.dumpable_until_maps {
+        nix::sys::prctl::set_dumpable(false).context("prctl PR_SET_DUMPABLE")?;
+    }
+    // Also when husk itself runs in one (rootless Podman): no mknod, sysfs
+    // only with a network namespace of the user namespace, locked flags.
+    let in_userns = b.has_ns(Ns::User) || crate::linux::rootless::running_in_userns();
     if args.direct && b.has_new_ns(Ns::User) {
         nix::unistd::setresgid(0.into(), 0.into(), 0.into())
             .context("setresgid 0 in the new user namespace")?;
@@ -223,7 +233,7 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
     if let Some(sysctl) = linux.sysctl() {
         // Checked against the namespaces by Bundle::validate; written
         // without leaving /proc/sys.
-        crate::linux::sysctl::write_all(sysctl)?;
+        crate::linux::sysctl::write_all(sysctl, in_userns)?;
     }
     rootfs::finalize(
         propagation,

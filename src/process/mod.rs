@@ -35,6 +35,9 @@ pub struct InitArgs<'a> {
     pub lock_fd: Option<std::os::fd::RawFd>,
     /// Detached idmapped trees made by the parent, by index in `mounts`.
     pub idmapped: Vec<Option<OwnedFd>>,
+    /// Stay dumpable until the parent has written our id maps (it is not
+    /// root: see init::child_main).
+    pub dumpable_until_maps: bool,
     /// `linux.seccomp`, compiled by the parent.
     pub seccomp: Option<&'a crate::linux::seccomp::Program>,
 }

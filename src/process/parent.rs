@@ -25,6 +25,8 @@ pub struct CreateOpts<'a> {
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
     pub systemd_cgroup: bool,
+    /// Rootless cgroups (`--rootless`, or auto): see cgroups::Cgroup.
+    pub rootless: bool,
     /// `run` in the foreground: become a subreaper so an init that is our
     /// grandchild is still ours to wait for.
     pub subreaper: bool,
@@ -37,6 +39,7 @@ pub struct CreateOpts<'a> {
 struct Cleanup<'a> {
     container: &'a Container,
     cgroup_path: String,
+    rootless: bool,
     pids: Vec<i32>,
     /// The pid file, once written.
     pid_file: Option<PathBuf>,
@@ -54,7 +57,7 @@ impl Drop for Cleanup<'_> {
             let _ = nix::sys::wait::waitpid(p, None);
         }
         if !self.cgroup_path.is_empty() {
-            let _ = Cgroup::new(&self.cgroup_path).destroy();
+            let _ = Cgroup::for_create(&self.cgroup_path, self.rootless, true).destroy();
         }
         let _ = self.container.remove_dir();
         if let Some(p) = &self.pid_file {
@@ -70,8 +73,30 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
     let bundle = Bundle::load(o.bundle)?;
     crate::container::validate_id(o.id)?;
     let linux = bundle.spec.linux().as_ref().context("linux is missing")?;
-    let cgroup_path =
-        cgroups::resolve_path(linux.cgroups_path().as_deref(), o.id, o.systemd_cgroup)?;
+    let cgroups_path = linux
+        .cgroups_path()
+        .as_deref()
+        .filter(|p| !p.as_os_str().is_empty());
+    let cgroup_path = if o.rootless && cgroups_path.is_none() {
+        cgroups::rootless_default_path(o.id, o.systemd_cgroup)?
+    } else {
+        cgroups::resolve_path(cgroups_path, o.id, o.systemd_cgroup)?
+    };
+    if !nix::unistd::geteuid().is_root() {
+        // runc's checks for a rootless container (euid != 0), before the
+        // kernel's EPERM.
+        if !bundle.has_ns(Ns::User) {
+            bail!("linux.namespaces: a rootless container (husk is not run by root) requires a user namespace (husk spec --rootless writes such a config)");
+        }
+        if bundle.has_new_ns(Ns::User) {
+            if linux.uid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
+                bail!("linux.uidMappings: a rootless container requires at least one uid mapping");
+            }
+            if linux.gid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
+                bail!("linux.gidMappings: a rootless container requires at least one gid mapping");
+            }
+        }
+    }
     let joins = namespaces::open_joins(&bundle.namespaces())?;
     let terminal = bundle
         .spec
@@ -107,6 +132,7 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
     let mut cleanup = Cleanup {
         container: &container,
         cgroup_path: String::new(),
+        rootless: o.rootless,
         pids: vec![],
         pid_file: None,
         armed: true,
@@ -124,7 +150,7 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
         systemd: o.systemd_cgroup,
         shared_pid_ns: !bundle.has_new_ns(Ns::Pid),
         hooks: bundle.spec.hooks().clone(),
-        rootless: false,
+        rootless: o.rootless,
         no_new_keyring: o.no_new_keyring,
         creating: true,
     };
@@ -177,6 +203,8 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
         lock_fd: container.lock_fd(),
         idmapped,
         seccomp: seccomp.as_ref(),
+        dumpable_until_maps: bundle.has_new_ns(Ns::User)
+            && (!nix::unistd::geteuid().is_root() || crate::linux::rootless::running_in_userns()),
     };
     crate::crash_point("create:before-clone");
     crate::fail_point("create:before-clone")?;
@@ -230,7 +258,7 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
         .map(|s| s.1)
         .context("read the init's start time")?;
     st.save(&container.dir)?;
-    let mut cg = Cgroup::new(&cgroup_path);
+    let mut cg = Cgroup::for_create(&cgroup_path, o.rootless, cgroups_path.is_some());
     cg.apply(init_pid)?;
     crate::crash_point("create:after-cgroup");
     crate::fail_point("create:after-cgroup")?;
