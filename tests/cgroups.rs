@@ -234,8 +234,11 @@ fn memory_limit_oom_kills_and_events_reports_it() {
     );
     fx.run_ok(&["start", &fx.id]);
     let rc_file = out.join("rc");
+    // Non-empty, not only there: the shell creates the file before echo
+    // writes to it.
     assert!(
-        wait_until(Duration::from_secs(60), || rc_file.exists()),
+        wait_until(Duration::from_secs(60), || fs::read(&rc_file)
+            .is_ok_and(|d| d.ends_with(b"\n"))),
         "the container did not finish"
     );
     let rc = fs::read_to_string(&rc_file).unwrap();
