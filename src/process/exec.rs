@@ -190,11 +190,13 @@ fn grandchild(o: &ExecOpts, sock: &OwnedFd) -> Result<()> {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .context("write oom_score_adj (process.oomScoreAdj)")?;
     }
-    let (exec, late_filter) = super::setup::apply(p, o.personality, o.program, sock)?;
+    // Also makes every fd above stdio and the preserved ones close-on-exec,
+    // before any filter is loaded.
+    let (exec, late_filter) =
+        super::setup::apply(p, o.personality, o.program, o.preserve_fds, sock)?;
     if let Some(f) = late_filter {
         f.load()?;
     }
-    sys::cloexec_from(3 + o.preserve_fds).context("mark fds close-on-exec")?;
     if let Some(a) = p
         .exec_cpu_affinity()
         .as_ref()

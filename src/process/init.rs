@@ -232,11 +232,21 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
     paths::readonly(linux.readonly_paths().as_deref().unwrap_or(&[]))?;
     paths::mask(linux.masked_paths().as_deref().unwrap_or(&[]))?;
 
-    let (exec, late_filter) =
-        super::setup::apply(proc_, linux.personality().as_ref(), args.seccomp, sock)?;
-    // Only stdio and the preserved fds may reach the container's process
-    // (CVE-2024-21626); ours are all close-on-exec already.
-    sys::cloexec_from(3 + args.preserve_fds).context("mark fds close-on-exec")?;
+    // Also makes every fd above stdio and the preserved ones close-on-exec.
+    let (exec, late_filter) = super::setup::apply(
+        proc_,
+        linux.personality().as_ref(),
+        args.seccomp,
+        args.preserve_fds,
+        sock,
+    )?;
+    if let Some(f) = late_filter {
+        // With no_new_privs, now, before `create` returns: the filter is in
+        // force while the startContainer hooks run, as with runc. It must
+        // allow what the init does until execve (write, read, and what
+        // running a hook takes), as runc's must.
+        f.load()?;
+    }
 
     send_msg(sock, &Msg::Ready)?;
     // Wait for `start`: it writes one byte to exec.fifo. We keep the fifo
@@ -271,13 +281,6 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
         // The user process has not run yet: the container is "created".
         let st = hooks::state_json(args.id, "created", host_pid, &b.dir, &annotations);
         if let Err(e) = hooks::run_all("startContainer", h, &st) {
-            fail(format!("{e:#}"));
-        }
-    }
-    if let Some(f) = late_filter {
-        // With no_new_privs, load as late as possible: the filter then only
-        // has to allow execve, not our setup syscalls.
-        if let Err(e) = f.load() {
             fail(format!("{e:#}"));
         }
     }
