@@ -247,6 +247,32 @@ impl Bundle {
         if let Some(sysctl) = linux.sysctl() {
             crate::linux::sysctl::validate(sysctl, &nss)?;
         }
+        if !self.has_ns(LinuxNamespaceType::Mount) {
+            // The container shares the runtime's mount namespace: its
+            // mounts are made there and it is chrooted, not pivoted, into
+            // the rootfs. Nothing that would remount what the host sees.
+            let no_mntns = "without a private mount namespace (linux.namespaces has no \"mount\")";
+            if linux.masked_paths().as_ref().is_some_and(|p| !p.is_empty()) {
+                bail!("linux.maskedPaths: unable to mask paths {no_mntns}");
+            }
+            if linux
+                .readonly_paths()
+                .as_ref()
+                .is_some_and(|p| !p.is_empty())
+            {
+                bail!("linux.readonlyPaths: unable to make paths read-only {no_mntns}");
+            }
+            if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+                bail!("root.readonly: unable to make the root read-only {no_mntns}");
+            }
+            if linux
+                .rootfs_propagation()
+                .as_ref()
+                .is_some_and(|p| !p.is_empty())
+            {
+                bail!("linux.rootfsPropagation: unable to set it {no_mntns}");
+            }
+        }
         if linux.time_offsets().is_some() && !self.has_new_ns(LinuxNamespaceType::Time) {
             bail!("linux.timeOffsets: requires a new time namespace");
         }

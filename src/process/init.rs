@@ -157,7 +157,15 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
         mount_label: linux.mount_label().as_deref().filter(|l| !l.is_empty()),
     };
     let propagation = linux.rootfs_propagation().as_deref();
-    rootfs::prepare(&ctx, propagation)?;
+    // Without a mount namespace of its own (new or joined) the container
+    // shares the runtime's: its mounts are made there, inside the rootfs,
+    // and it is chrooted into the rootfs. The propagation of the runtime's
+    // mounts is left alone (Bundle::validate refused rootfsPropagation,
+    // root.readonly and masked or read-only paths for such a container).
+    let own_mntns = b.has_ns(Ns::Mount);
+    if own_mntns {
+        rootfs::prepare(&ctx, propagation)?;
+    }
     let root = nix::fcntl::open(
         &b.rootfs,
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
@@ -199,7 +207,15 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
         hooks::run_all("createContainer", h, &st)?;
     }
 
-    rootfs::enter(&b.rootfs, args.no_pivot)?;
+    if own_mntns {
+        rootfs::enter(&b.rootfs, args.no_pivot)?;
+    } else {
+        // No pivot_root (nor --no-pivot's move over /) in a namespace the
+        // host uses: a chroot, as runc and crun do.
+        nix::unistd::chdir(&b.rootfs).with_context(|| format!("chdir {}", b.rootfs.display()))?;
+        nix::unistd::chroot(".").context("chroot into the rootfs (no mount namespace)")?;
+        nix::unistd::chdir("/").context("chdir /")?;
+    }
     stdio::reopen_dev_null()?;
     process::create_cwd(proc_)?;
 
@@ -222,15 +238,17 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
         // without leaving /proc/sys.
         crate::linux::sysctl::write_all(sysctl)?;
     }
-    rootfs::finalize(
-        propagation,
-        spec.root()
-            .as_ref()
-            .and_then(|r| r.readonly())
-            .unwrap_or(false),
-    )?;
-    paths::readonly(linux.readonly_paths().as_deref().unwrap_or(&[]))?;
-    paths::mask(linux.masked_paths().as_deref().unwrap_or(&[]))?;
+    if own_mntns {
+        rootfs::finalize(
+            propagation,
+            spec.root()
+                .as_ref()
+                .and_then(|r| r.readonly())
+                .unwrap_or(false),
+        )?;
+        paths::readonly(linux.readonly_paths().as_deref().unwrap_or(&[]))?;
+        paths::mask(linux.masked_paths().as_deref().unwrap_or(&[]))?;
+    }
 
     // Also makes every fd above stdio and the preserved ones close-on-exec.
     let (exec, late_filter) = super::setup::apply(

@@ -99,9 +99,6 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
         crate::linux::devices::validate(d)?;
     }
     let idmap_plan = crate::linux::idmap::plan(&bundle)?;
-    if !bundle.has_ns(Ns::Mount) {
-        bail!("linux.namespaces: a mount namespace is required");
-    }
 
     let container = Container::create_dir(o.root, o.id)?;
     let mut cleanup = Cleanup {
