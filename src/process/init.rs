@@ -203,7 +203,12 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
         .as_ref()
         .and_then(|h| h.create_container().as_ref())
     {
-        let st = hooks::state_json(args.id, "creating", host_pid, &b.dir, &annotations);
+        // They run in the container's namespaces before pivot_root, with
+        // the rootfs (as the host path names it) as their cwd, as runc's.
+        nix::unistd::chdir(&b.rootfs)
+            .with_context(|| format!("chdir {} (for createContainer hooks)", b.rootfs.display()))?;
+        // "created", as prestart's and createRuntime's state.
+        let st = hooks::state_json(args.id, "created", host_pid, &b.dir, &annotations);
         hooks::run_all("createContainer", h, &st)?;
     }
 
