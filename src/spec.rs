@@ -289,11 +289,6 @@ impl Bundle {
         }
         crate::linux::rootfs::validate_mounts(spec.mounts().as_deref().unwrap_or(&[]))?;
         crate::linux::process::validate(process)?;
-        if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty())
-            && !crate::linux::process::selinux_enabled()
-        {
-            bail!("linux.mountLabel is set, but SELinux is disabled or not supported on this host");
-        }
         if let Some(p) = linux.personality() {
             crate::linux::sched::validate_personality(p)?;
         }

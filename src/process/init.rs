@@ -154,7 +154,11 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
         cgroup_path: args.cgroup_path,
         in_userns,
         new_cgroupns: b.has_new_ns(Ns::Cgroup),
-        mount_label: linux.mount_label().as_deref().filter(|l| !l.is_empty()),
+        // Ignored without SELinux (create warned).
+        mount_label: linux
+            .mount_label()
+            .as_deref()
+            .filter(|l| !l.is_empty() && crate::linux::process::selinux_enabled()),
     };
     let propagation = linux.rootfs_propagation().as_deref();
     // Without a mount namespace of its own (new or joined) the container

@@ -99,6 +99,15 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
         crate::linux::devices::validate(d)?;
     }
     let idmap_plan = crate::linux::idmap::plan(&bundle)?;
+    if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty())
+        && !crate::linux::process::selinux_enabled()
+    {
+        // A label only SELinux would enforce: without it, nothing to do
+        // (crun does the same; runc passes it to mount(2) and fails).
+        crate::logging::warn(
+            "linux.mountLabel is ignored: SELinux is disabled or not supported on this host",
+        );
+    }
 
     let container = Container::create_dir(o.root, o.id)?;
     let mut cleanup = Cleanup {
