@@ -40,6 +40,33 @@ fn seals() -> SealFlag {
     SealFlag::F_SEAL_SEAL | SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_WRITE
 }
 
+/// The environment variable that carries the identity of the binary on
+/// disk across the re-exec (the copy's own identity changes every time).
+const FROM_VAR: &str = "HUSK_SEALED_FROM";
+
+static IDENTITY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// `device:inode:size:mtime` of a file.
+fn identity_of(md: &nix::sys::stat::FileStat) -> String {
+    format!(
+        "{}:{}:{}:{}.{}",
+        md.st_dev, md.st_ino, md.st_size, md.st_mtime, md.st_mtime_nsec
+    )
+}
+
+/// Identifies husk's binary on disk (`device:inode:size:mtime`), also when
+/// this process runs from the sealed copy: a rebuilt or replaced husk has
+/// another identity (the seccomp cache keys its programs with it).
+pub fn binary_identity() -> String {
+    IDENTITY
+        .get_or_init(|| {
+            nix::sys::stat::stat("/proc/self/exe")
+                .map(|m| identity_of(&m))
+                .unwrap_or_default()
+        })
+        .clone()
+}
+
 /// Whether `fd` is a memfd carrying at least our seals.
 fn is_sealed(fd: &OwnedFd) -> bool {
     match fcntl(fd, FcntlArg::F_GET_SEALS) {
@@ -62,8 +89,14 @@ pub fn ensure() -> Result<()> {
     )
     .context("open /proc/self/exe (sealed copy of husk, CVE-2019-5736)")?;
     if is_sealed(&exe) {
+        if let Some(from) = std::env::var_os(FROM_VAR) {
+            // Not passed on to hooks or anything else husk starts.
+            std::env::remove_var(FROM_VAR);
+            let _ = IDENTITY.set(from.to_string_lossy().into_owned());
+        }
         return Ok(());
     }
+    let from = identity_of(&nix::sys::stat::fstat(&exe).context("fstat /proc/self/exe")?);
     let copy = sealed_copy(&exe).context("make a sealed copy of husk (CVE-2019-5736)")?;
     drop(exe);
     let argv: Vec<CString> = std::env::args_os()
@@ -71,6 +104,8 @@ pub fn ensure() -> Result<()> {
         .collect::<Result<_, _>>()
         .context("an argument holds a NUL byte")?;
     let envp: Vec<CString> = std::env::vars_os()
+        .filter(|(k, _)| k != FROM_VAR)
+        .chain([(FROM_VAR.into(), from.into())])
         .filter_map(|(k, v)| {
             let mut kv = std::os::unix::ffi::OsStringExt::into_vec(k);
             kv.push(b'=');

@@ -51,18 +51,7 @@ pub fn key(s: &LinuxSeccomp) -> Result<Vec<u8>> {
     let release = nix::sys::utsname::uname()
         .map(|u| u.release().to_string_lossy().into_owned())
         .unwrap_or_default();
-    let exe = fs::metadata("/proc/self/exe")
-        .map(|m| {
-            format!(
-                "{}:{}:{}:{}.{}",
-                m.dev(),
-                m.ino(),
-                m.size(),
-                m.mtime(),
-                m.mtime_nsec()
-            )
-        })
-        .unwrap_or_default();
+    let exe = super::sealed_exe::binary_identity();
     writeln!(
         k,
         "{} libseccomp {lib} kernel {release} husk {} {exe}",
