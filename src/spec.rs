@@ -231,6 +231,32 @@ impl Bundle {
         if let Some(sysctl) = linux.sysctl() {
             crate::linux::sysctl::validate(sysctl, &nss)?;
         }
+        if !self.has_ns(LinuxNamespaceType::Mount) {
+            // The container shares the runtime's mount namespace: its
+            // mounts are made there and it is chrooted, not pivoted, into
+            // the rootfs. Nothing that would remount what the host sees.
+            let no_mntns = "without a private mount namespace (linux.namespaces has no \"mount\")";
+            if linux.masked_paths().as_ref().is_some_and(|p| !p.is_empty()) {
+                bail!("linux.maskedPaths: unable to mask paths {no_mntns}");
+            }
+            if linux
+                .readonly_paths()
+                .as_ref()
+                .is_some_and(|p| !p.is_empty())
+            {
+                bail!("linux.readonlyPaths: unable to make paths read-only {no_mntns}");
+            }
+            if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+                bail!("root.readonly: unable to make the root read-only {no_mntns}");
+            }
+            if linux
+                .rootfs_propagation()
+                .as_ref()
+                .is_some_and(|p| !p.is_empty())
+            {
+                bail!("linux.rootfsPropagation: unable to set it {no_mntns}");
+            }
+        }
         if linux.time_offsets().is_some() && !self.has_new_ns(LinuxNamespaceType::Time) {
             bail!("linux.timeOffsets: requires a new time namespace");
         }
@@ -247,11 +273,6 @@ impl Bundle {
         }
         crate::linux::rootfs::validate_mounts(spec.mounts().as_deref().unwrap_or(&[]))?;
         crate::linux::process::validate(process)?;
-        if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty())
-            && !crate::linux::process::selinux_enabled()
-        {
-            bail!("linux.mountLabel is set, but SELinux is disabled or not supported on this host");
-        }
         if let Some(p) = linux.personality() {
             crate::linux::sched::validate_personality(p)?;
         }

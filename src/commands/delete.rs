@@ -77,7 +77,7 @@ fn kill_and_wait(c: &Container) -> Result<()> {
 }
 
 /// Remove everything of a stopped container: cgroup, state dir; then run
-/// the poststop hooks (their failures are only logged). A cgroup that
+/// the poststop hooks (their failures are only logged, and all run). A cgroup that
 /// cannot be removed (a process from outside still in it) keeps the state
 /// dir, so that `delete --force` can be retried and nothing is orphaned.
 pub fn destroy(c: &Container) -> Result<()> {
@@ -85,9 +85,9 @@ pub fn destroy(c: &Container) -> Result<()> {
     cg.destroy()?;
     if let Some(h) = c.state.hooks.as_ref().and_then(|h| h.poststop().as_ref()) {
         let st = hooks::state_json(c.id(), "stopped", 0, &c.state.bundle, &c.state.annotations);
-        if let Err(e) = hooks::run_all("poststop", h, &st) {
-            crate::logging::warn(&format!("{e:#}"));
-        }
+        // Each failure is only logged and the next hooks still run (spec;
+        // runc 1.1 stops at the first and fails `delete`).
+        hooks::run_all_warn("poststop", h, &st);
     }
     c.remove_dir()
 }

@@ -92,10 +92,9 @@ pub fn start(c: &Container) -> Result<()> {
             &c.state.bundle,
             &c.state.annotations,
         );
-        // A failing poststart hook is only logged (spec).
-        if let Err(e) = hooks::run_all("poststart", h, &st) {
-            crate::logging::warn(&format!("{e:#}"));
-        }
+        // A failing poststart hook is only logged, and the next ones still
+        // run (spec; runc 1.1 stops, kills the container and fails).
+        hooks::run_all_warn("poststart", h, &st);
     }
     Ok(())
 }

@@ -36,20 +36,55 @@ pub fn state_json(
     v.to_string()
 }
 
-/// Run `hooks` in order; the first failure stops and is returned.
+/// Run `hooks` in order, from husk's cwd; the first failure stops and is
+/// returned.
 pub fn run_all(kind: &str, hooks: &[Hook], state: &str) -> Result<()> {
+    run_all_in(kind, hooks, state, None)
+}
+
+/// [`run_all`] with `cwd` as the hooks' working directory (prestart and
+/// createRuntime run in the bundle, as with runc and crun).
+pub fn run_all_in(
+    kind: &str,
+    hooks: &[Hook],
+    state: &str,
+    cwd: Option<&std::path::Path>,
+) -> Result<()> {
     crate::fail_point(&format!("hook:{kind}"))?;
     for (i, h) in hooks.iter().enumerate() {
-        run_one(h, state).with_context(|| format!("{kind} hook #{i} ({})", h.path().display()))?;
+        run_one(h, state, cwd).with_context(|| describe(kind, i, h))?;
     }
     Ok(())
+}
+
+/// Run every hook of `hooks` in order, even when one fails: each failure
+/// is logged as a warning (poststart and poststop: "the runtime MUST log a
+/// warning, but the remaining hooks and lifecycle continue as if the hook
+/// had succeeded"). Returns how many failed.
+pub fn run_all_warn(kind: &str, hooks: &[Hook], state: &str) -> usize {
+    if let Err(e) = crate::fail_point(&format!("hook:{kind}")) {
+        crate::logging::warn(&format!("{e:#}"));
+        return hooks.len();
+    }
+    let mut failed = 0;
+    for (i, h) in hooks.iter().enumerate() {
+        if let Err(e) = run_one(h, state, None) {
+            crate::logging::warn(&format!("{}: {e:#}", describe(kind, i, h)));
+            failed += 1;
+        }
+    }
+    failed
+}
+
+fn describe(kind: &str, i: usize, h: &Hook) -> String {
+    format!("{kind} hook #{i} ({})", h.path().display())
 }
 
 /// At most this much of a hook's stdout and of its stderr is kept for the
 /// error message.
 const OUTPUT_KEPT: usize = 16 * 1024;
 
-fn run_one(h: &Hook, state: &str) -> Result<()> {
+fn run_one(h: &Hook, state: &str, cwd: Option<&std::path::Path>) -> Result<()> {
     let deadline = match h.timeout() {
         Some(t) if t <= 0 => bail!("timeout must be positive, got {t}"),
         Some(t) => Some((t, Instant::now() + Duration::from_secs(t as u64))),
@@ -67,6 +102,9 @@ fn run_one(h: &Hook, state: &str) -> Result<()> {
         if let Some((k, v)) = kv.split_once('=') {
             cmd.env(k, v);
         }
+    }
+    if let Some(d) = cwd {
+        cmd.current_dir(d);
     }
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -312,19 +350,20 @@ mod tests {
     #[test]
     fn timeout_bounds_the_write_of_the_state() {
         let t = Instant::now();
-        let e = run_one(&sh("exec sleep 30", Some(1)), &big_state()).unwrap_err();
+        let e = run_one(&sh("exec sleep 30", Some(1)), &big_state(), None).unwrap_err();
         assert_eq!(format!("{e:#}"), "timed out after 1s");
         assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
     }
 
     #[test]
     fn a_hook_that_exits_without_reading_is_fine() {
-        run_one(&sh("exit 0", None), &big_state()).unwrap();
+        run_one(&sh("exit 0", None), &big_state(), None).unwrap();
         // Even when a child it leaves holds its stdin open.
         let t = Instant::now();
         run_one(
             &sh("exec 3<&0; sleep 3 <&3 3<&- >/dev/null 2>&1 & exit 0", None),
             &big_state(),
+            None,
         )
         .unwrap();
         assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
@@ -332,17 +371,51 @@ mod tests {
 
     #[test]
     fn the_state_reaches_stdin_and_output_the_error() {
-        let e = run_one(&sh("wc -c; echo oops >&2; exit 3", Some(10)), &big_state()).unwrap_err();
+        let e = run_one(
+            &sh("wc -c; echo oops >&2; exit 3", Some(10)),
+            &big_state(),
+            None,
+        )
+        .unwrap_err();
         let msg = format!("{e:#}");
         assert!(msg.contains("exit status: 3"), "{msg}");
         assert!(msg.contains(&format!("stdout: {}", 512 * 1024)), "{msg}");
         assert!(msg.contains("stderr: oops"), "{msg}");
-        run_one(&sh("cat >/dev/null", None), &big_state()).unwrap();
+        run_one(&sh("cat >/dev/null", None), &big_state(), None).unwrap();
+    }
+
+    #[test]
+    fn run_all_warn_runs_every_hook_and_counts_failures() {
+        let dir = std::env::temp_dir().join(format!("husk-hooks-warn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mark = dir.join("ran");
+        let hooks = [
+            sh("exit 3", None),
+            sh(&format!("echo a >> {}", mark.display()), None),
+            sh("exec sleep 30", Some(1)),
+            sh(&format!("echo b >> {}", mark.display()), None),
+        ];
+        let failed = run_all_warn("poststop", &hooks, "{}");
+        let ran = std::fs::read_to_string(&mark).unwrap_or_default();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(failed, 2);
+        assert_eq!(ran, "a\nb\n");
+    }
+
+    #[test]
+    fn hooks_run_in_the_cwd_given() {
+        let dir = std::env::temp_dir().join(format!("husk-hooks-cwd-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let r = run_all_in("prestart", &[sh("pwd > here", None)], "{}", Some(&dir));
+        let here = std::fs::read_to_string(dir.join("here")).unwrap_or_default();
+        let _ = std::fs::remove_dir_all(&dir);
+        r.unwrap();
+        assert_eq!(here.trim_end(), dir.to_str().unwrap());
     }
 
     #[test]
     fn a_bad_timeout_starts_nothing() {
-        let e = run_one(&sh("exit 0", Some(0)), "{}").unwrap_err();
+        let e = run_one(&sh("exit 0", Some(0)), "{}", None).unwrap_err();
         assert_eq!(format!("{e:#}"), "timeout must be positive, got 0");
     }
 }

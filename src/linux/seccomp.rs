@@ -17,6 +17,9 @@
 //!   its own (ORed), as runc has always done;
 //! - without `flags`, SPEC_ALLOW is set when supported (runc >= 1.2): the
 //!   filter must not turn on the Speculative Store Bypass mitigation;
+//! - syscalls newer than every syscall the profile names get ENOSYS (a stub
+//!   in front of libseccomp's program, as runc's patchbpf), unless the
+//!   default action lets syscalls through;
 //! - the filter does not set no_new_privs itself: `process.noNewPrivileges`
 //!   decides that.
 //!
@@ -448,6 +451,212 @@ impl Filter {
     }
 }
 
+/// The -ENOSYS stub put in front of libseccomp's program, as runc does
+/// (runc >= 1.0.0-rc93, `patchbpf`): a syscall whose number is above
+/// every syscall the profile names, for its architecture, gets ENOSYS
+/// instead of the default action. Such a syscall is newer than the
+/// profile, and C libraries fall back to an older one on ENOSYS only
+/// (glibc's clone3 and faccessat2, for instance), not on EPERM.
+///
+/// Not added when the default action lets syscalls through (ALLOW, LOG,
+/// TRACE) or already returns ENOSYS. The architectures are the profile's
+/// and, always, the native one (as runc >= 1.2; runc 1.1 took only the
+/// listed ones).
+mod enosys {
+    use super::*;
+
+    /// AUDIT_ARCH_* of linux/audit.h: what `seccomp_data.arch` holds.
+    fn audit_arch(a: ScmpArch) -> Option<u32> {
+        const LE: u32 = 0x4000_0000;
+        const B64: u32 = 0x8000_0000;
+        const N32: u32 = 0x2000_0000;
+        Some(match a {
+            ScmpArch::X86 => 3 | LE,
+            // x32 shares x86_64's token; its syscalls have bit 30 set.
+            ScmpArch::X8664 | ScmpArch::X32 => 62 | B64 | LE,
+            ScmpArch::Arm => 40 | LE,
+            ScmpArch::Aarch64 => 183 | B64 | LE,
+            ScmpArch::Mips => 8,
+            ScmpArch::Mipsel => 8 | LE,
+            ScmpArch::Mips64 => 8 | B64,
+            ScmpArch::Mips64N32 => 8 | B64 | N32,
+            ScmpArch::Mipsel64 => 8 | B64 | LE,
+            ScmpArch::Mipsel64N32 => 8 | B64 | LE | N32,
+            ScmpArch::Ppc => 20,
+            ScmpArch::Ppc64 => 21 | B64,
+            ScmpArch::Ppc64Le => 21 | B64 | LE,
+            ScmpArch::S390 => 22,
+            ScmpArch::S390X => 22 | B64,
+            ScmpArch::Riscv64 => 243 | B64 | LE,
+            _ => return None,
+        })
+    }
+
+    /// Bit 30 of an x86_64 syscall number: an x32 syscall.
+    const X32_BIT: u32 = 0x4000_0000;
+    const RET_ENOSYS: u32 = 0x0005_0000 | libc::ENOSYS as u32; // SECCOMP_RET_ERRNO
+
+    // Classic BPF opcodes.
+    const LD_W_ABS: u16 = 0x20;
+    const JA: u16 = 0x05;
+    const JEQ_K: u16 = 0x15;
+    const JGT_K: u16 = 0x25;
+    const JSET_K: u16 = 0x45;
+    const RET_K: u16 = 0x06;
+
+    #[derive(Clone, Copy)]
+    struct Insn {
+        code: u16,
+        jt: u8,
+        jf: u8,
+        k: u32,
+    }
+
+    /// Where an instruction of a block jumps; resolved once the whole stub
+    /// is laid out.
+    #[derive(Clone, Copy)]
+    enum Ja {
+        /// The first instruction of libseccomp's program.
+        Filter,
+    }
+
+    enum Item {
+        I(Insn),
+        J(Ja),
+    }
+
+    fn i(code: u16, jt: u8, jf: u8, k: u32) -> Item {
+        Item::I(Insn { code, jt, jf, k })
+    }
+
+    /// Largest syscall number the profile names on `arch` (0: none).
+    fn last_syscall(s: &LinuxSeccomp, arch: ScmpArch) -> u32 {
+        let mut max = 0u32;
+        for sc in syscalls(s) {
+            for name in sc.names() {
+                if let Ok(nr) = ScmpSyscall::from_name_by_arch(name, arch) {
+                    // libseccomp gives negative pseudo numbers for the
+                    // syscalls an architecture does not have.
+                    if let Ok(nr) = u32::try_from(i32::from(nr)) {
+                        max = max.max(nr);
+                    }
+                }
+            }
+        }
+        max
+    }
+
+    /// "ENOSYS if the number (in A) is above `max`, else on to the filter".
+    fn above(max: u32, out: &mut Vec<Item>) {
+        out.push(i(JGT_K, 0, 1, max));
+        out.push(i(RET_K, 0, 0, RET_ENOSYS));
+        out.push(Item::J(Ja::Filter));
+    }
+
+    fn arch_of(a: Arch) -> ScmpArch {
+        match a {
+            Arch::ScmpArchNative => ScmpArch::native(),
+            a => super::arch(a),
+        }
+    }
+
+    /// The stub as `sock_filter` records (native byte order), or nothing
+    /// when none is needed.
+    pub fn stub(s: &LinuxSeccomp) -> Vec<u8> {
+        let permissive = matches!(
+            s.default_action(),
+            Act::ScmpActAllow | Act::ScmpActLog | Act::ScmpActTrace
+        );
+        let enosys_already = s.default_action() == Act::ScmpActErrno
+            && s.default_errno_ret() == Some(libc::ENOSYS as u32);
+        if permissive || enosys_already {
+            return Vec::new();
+        }
+        // (audit arch, max of the plain/amd64 ABI, max of x32), in order.
+        let mut archs: Vec<(u32, u32, u32)> = Vec::new();
+        let listed = s.architectures().as_deref().unwrap_or(&[]);
+        let all = listed
+            .iter()
+            .map(|a| arch_of(*a))
+            .chain(std::iter::once(ScmpArch::native()));
+        for a in all {
+            let Some(token) = audit_arch(a) else { continue };
+            let max = last_syscall(s, a);
+            if max == 0 {
+                continue;
+            }
+            let pos = match archs.iter().position(|e| e.0 == token) {
+                Some(p) => p,
+                None => {
+                    archs.push((token, 0, 0));
+                    archs.len() - 1
+                }
+            };
+            if a == ScmpArch::X32 {
+                archs[pos].2 = max;
+            } else {
+                archs[pos].1 = max;
+            }
+        }
+        if archs.is_empty() {
+            return Vec::new();
+        }
+        let mut items = Vec::new();
+        for (token, max, x32_max) in archs {
+            let mut body = vec![i(LD_W_ABS, 0, 0, 0)]; // seccomp_data.nr
+            if token == audit_arch(ScmpArch::X8664).unwrap_or(0) {
+                let mut native = Vec::new();
+                if max > 0 {
+                    above(max, &mut native);
+                } else {
+                    native.push(Item::J(Ja::Filter));
+                }
+                // An x32 syscall: past the x86_64 part.
+                body.push(i(JSET_K, native.len() as u8, 0, X32_BIT));
+                body.extend(native);
+                if x32_max > 0 {
+                    above(x32_max, &mut body);
+                } else {
+                    body.push(Item::J(Ja::Filter));
+                }
+            } else {
+                if matches!(token, 22 | 0x8000_0016) {
+                    // s390: an unknown syscall number is left as 0.
+                    body.push(i(JEQ_K, 0, 1, 0));
+                    body.push(i(RET_K, 0, 0, RET_ENOSYS));
+                }
+                above(max, &mut body);
+            }
+            items.push(i(LD_W_ABS, 0, 0, 4)); // seccomp_data.arch
+                                              // Another architecture: on to the next block.
+            items.push(i(JEQ_K, 0, body.len() as u8, token));
+            items.extend(body);
+        }
+        // No block matched: the filter (its first instruction follows).
+        let len = items.len();
+        let mut out = Vec::with_capacity(len * 8);
+        for (pc, item) in items.into_iter().enumerate() {
+            let insn = match item {
+                Item::I(x) => x,
+                Item::J(Ja::Filter) => Insn {
+                    code: JA,
+                    jt: 0,
+                    jf: 0,
+                    k: (len - pc - 1) as u32,
+                },
+            };
+            out.extend_from_slice(&insn.code.to_ne_bytes());
+            out.push(insn.jt);
+            out.push(insn.jf);
+            out.extend_from_slice(&insn.k.to_ne_bytes());
+        }
+        out
+    }
+}
+
+/// The longest classic BPF program the kernel loads.
+const BPF_MAXINSNS: usize = 4096;
+
 /// SECCOMP_FILTER_FLAG_* of linux/seccomp.h.
 const FLAG_TSYNC: u32 = 1;
 const FLAG_LOG: u32 = 2;
@@ -504,7 +713,12 @@ impl Program {
         let bpf = match crate::linux::seccomp_cache::lookup(&key) {
             Some(bpf) => bpf,
             None => {
-                let bpf = Filter::build(s)?.export()?;
+                let mut bpf = enosys::stub(s);
+                bpf.extend(Filter::build(s)?.export()?);
+                let insns = bpf.len() / std::mem::size_of::<libc::sock_filter>();
+                if insns > BPF_MAXINSNS {
+                    bail!("linux.seccomp: the compiled filter has {insns} instructions, more than the kernel's {BPF_MAXINSNS}");
+                }
                 crate::linux::seccomp_cache::store(&key, &bpf);
                 bpf
             }
@@ -777,6 +991,98 @@ mod tests {
         .unwrap();
         assert!(!p.notifies());
         assert_eq!(p.flags, FLAG_TSYNC);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    /// Runs the -ENOSYS stub on (arch, nr): Some(return value), or None
+    /// when it falls through to libseccomp's program.
+    fn run_stub(stub: &[u8], arch: u32, nr: u32) -> Option<u32> {
+        let insns: Vec<(u16, u8, u8, u32)> = stub
+            .chunks(8)
+            .map(|c| {
+                (
+                    u16::from_ne_bytes([c[0], c[1]]),
+                    c[2],
+                    c[3],
+                    u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+                )
+            })
+            .collect();
+        let (mut pc, mut a) = (0usize, 0u32);
+        while pc < insns.len() {
+            let (code, jt, jf, k) = insns[pc];
+            let skip = |cond: bool| usize::from(if cond { jt } else { jf });
+            pc += 1 + match code {
+                0x20 => {
+                    a = if k == 4 { arch } else { nr };
+                    0
+                }
+                0x05 => k as usize,
+                0x15 => skip(a == k),
+                0x25 => skip(a > k),
+                0x45 => skip(a & k != 0),
+                0x06 => return Some(k),
+                c => panic!("unexpected opcode {c:#x}"),
+            };
+        }
+        assert_eq!(pc, insns.len(), "jumped past the stub's end");
+        None
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn enosys_stub_for_syscalls_newer_than_the_profile() {
+        const X86_64: u32 = 0xC000_003E;
+        const I386: u32 = 0x4000_0003;
+        const ENOSYS: Option<u32> = Some(0x0005_0000 | libc::ENOSYS as u32);
+        let nr =
+            |n: &str, a: ScmpArch| i32::from(ScmpSyscall::from_name_by_arch(n, a).unwrap()) as u32;
+        let p = profile(json!({"defaultAction": "SCMP_ACT_ERRNO",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [{"names": ["read", "write", "openat", "no_such_syscall"], "action": "SCMP_ACT_ALLOW"}]}));
+        let stub = enosys::stub(&p);
+        let last = nr("openat", ScmpArch::X8664);
+        assert_eq!(run_stub(&stub, X86_64, last), None);
+        assert_eq!(run_stub(&stub, X86_64, 0), None);
+        assert_eq!(run_stub(&stub, X86_64, last + 1), ENOSYS);
+        assert_eq!(
+            run_stub(&stub, X86_64, nr("clone3", ScmpArch::X8664)),
+            ENOSYS
+        );
+        // i386 has its own numbers.
+        let last32 = nr("openat", ScmpArch::X86);
+        assert_eq!(run_stub(&stub, I386, last32), None);
+        assert_eq!(run_stub(&stub, I386, last32 + 1), ENOSYS);
+        // x32: x86_64's token, bit 30 set.
+        let last_x32 = nr("openat", ScmpArch::X32);
+        assert!(last_x32 & 0x4000_0000 != 0);
+        assert_eq!(run_stub(&stub, X86_64, last_x32), None);
+        assert_eq!(run_stub(&stub, X86_64, last_x32 + 1), ENOSYS);
+        // Another architecture: the filter decides (bad arch action).
+        assert_eq!(run_stub(&stub, 0xC000_00B7, 9999), None);
+
+        // Only the native architecture listed: x32 numbers are not judged.
+        let p = profile(json!({"defaultAction": "SCMP_ACT_KILL_PROCESS",
+            "syscalls": [{"names": ["write"], "action": "SCMP_ACT_ALLOW"}]}));
+        let stub = enosys::stub(&p);
+        let write = nr("write", ScmpArch::X8664);
+        assert_eq!(run_stub(&stub, X86_64, write), None);
+        assert_eq!(run_stub(&stub, X86_64, write + 1), ENOSYS);
+        assert_eq!(run_stub(&stub, X86_64, 0x4000_0000 | (write + 1)), None);
+
+        // No stub when the default lets syscalls through or is ENOSYS.
+        for d in [
+            json!({"defaultAction": "SCMP_ACT_ALLOW"}),
+            json!({"defaultAction": "SCMP_ACT_LOG"}),
+            json!({"defaultAction": "SCMP_ACT_TRACE"}),
+            json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": libc::ENOSYS}),
+        ] {
+            let mut v = d.clone();
+            v["syscalls"] = json!([{"names": ["read"], "action": "SCMP_ACT_KILL"}]);
+            assert!(enosys::stub(&profile(v)).is_empty(), "{d}");
+        }
+        // Nor when the profile names no syscall.
+        assert!(enosys::stub(&profile(json!({"defaultAction": "SCMP_ACT_ERRNO"}))).is_empty());
     }
 
     #[test]

@@ -23,7 +23,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::PathBuf;
 
-const MAGIC: &[u8] = b"husk-seccomp-cache 1\n";
+const MAGIC: &[u8] = b"husk-seccomp-cache 2\n";
 /// More entries than this and the cache is emptied before a new one.
 const MAX_ENTRIES: usize = 64;
 /// sizeof(struct sock_filter).

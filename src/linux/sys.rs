@@ -21,14 +21,70 @@ fn cstr(p: &Path) -> io::Result<CString> {
     CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
 }
 
-/// Mark every fd from `first` upwards close-on-exec (close_range(2),
-/// CLOSE_RANGE_CLOEXEC). This is what keeps host fds out of the container
-/// (CVE-2024-21626).
+/// Mark every fd from `first` upwards close-on-exec. This is what keeps
+/// host fds out of the container (CVE-2024-21626).
+///
+/// close_range(2) with CLOSE_RANGE_CLOEXEC where it works; where it does
+/// not (EPERM or ENOSYS: a seccomp filter of the caller's own, a kernel
+/// before 5.11), every open fd is marked one by one with fcntl(2), found
+/// in /proc/self/fd, or failing that by trying each number below
+/// RLIMIT_NOFILE.
 pub fn cloexec_from(first: u32) -> io::Result<()> {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
     // SAFETY: close_range only changes fd flags; no memory is passed.
-    cvt(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) })?;
-    Ok(())
+    let r =
+        cvt(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) });
+    match r {
+        Ok(_) => Ok(()),
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EPERM | libc::ENOSYS | libc::EINVAL)
+            ) =>
+        {
+            cloexec_each(first)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The fallback of [`cloexec_from`]: fcntl(F_SETFD, FD_CLOEXEC) on each
+/// open fd from `first` upwards.
+fn cloexec_each(first: u32) -> io::Result<()> {
+    let mark = |fd: RawFd| -> io::Result<()> {
+        // SAFETY: F_GETFD/F_SETFD only read and change the fd's flags; an
+        // fd that is not open gives EBADF, which is not an error here.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        if flags < 0 {
+            return match io::Error::last_os_error() {
+                e if e.raw_os_error() == Some(libc::EBADF) => Ok(()),
+                e => Err(e),
+            };
+        }
+        if flags & libc::FD_CLOEXEC == 0 {
+            // SAFETY: as above.
+            cvt(
+                unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) } as libc::c_long,
+            )?;
+        }
+        Ok(())
+    };
+    let first = RawFd::try_from(first).unwrap_or(RawFd::MAX);
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+        // The directory's own fd is listed too; it is close-on-exec
+        // already and marking it again is harmless.
+        let fds: Vec<RawFd> = dir
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .filter(|&fd| fd >= first)
+            .collect();
+        return fds.into_iter().try_for_each(mark);
+    }
+    // No /proc: every number an fd can have.
+    let (_, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map_err(io::Error::from)?;
+    let top = RawFd::try_from(hard.min(1 << 20)).unwrap_or(1 << 20);
+    (first..top).try_for_each(mark)
 }
 
 /// pidfd_open(2): an fd that becomes readable when `pid` exits.

@@ -66,6 +66,23 @@ fn open_namespaces(pid: i32, types: &[Ns]) -> Result<Vec<(Ns, OwnedFd)>> {
 /// Start the process; returns its host pid once it is about to execve.
 pub fn exec(o: ExecOpts) -> Result<i32> {
     let joins = open_namespaces(o.init_pid, &o.namespaces)?;
+    // A container without a mount namespace of its own shares ours, and
+    // its init is chrooted into the rootfs: the new process goes there
+    // too, through the init's root (runc would leave it at the host's /).
+    let chroot = if o.namespaces.contains(&Ns::Mount) {
+        None
+    } else {
+        let p = format!("/proc/{}/root", o.init_pid);
+        let fd = nix::fcntl::open(
+            p.as_str(),
+            nix::fcntl::OFlag::O_PATH
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .with_context(|| format!("open {p}"))?;
+        Some(fd)
+    };
     if o.subreaper {
         sys::set_child_subreaper().context("prctl PR_SET_CHILD_SUBREAPER")?;
     }
@@ -73,12 +90,13 @@ pub fn exec(o: ExecOpts) -> Result<i32> {
     let middle = match clone(0)? {
         Forked::Child => {
             drop(parent_sock);
-            child_main(&o, joins, child_sock)
+            child_main(&o, joins, chroot, child_sock)
         }
         Forked::Parent(pid) => pid,
     };
     drop(child_sock);
     drop(joins);
+    drop(chroot);
     let mut pids = vec![middle];
     let result = (|| -> Result<i32> {
         let pid = match recv_msg(&parent_sock)? {
@@ -128,8 +146,13 @@ pub fn exec(o: ExecOpts) -> Result<i32> {
     result
 }
 
-fn child_main(o: &ExecOpts, joins: Vec<(Ns, OwnedFd)>, sock: OwnedFd) -> ! {
-    if let Err(e) = child(o, joins, &sock) {
+fn child_main(
+    o: &ExecOpts,
+    joins: Vec<(Ns, OwnedFd)>,
+    chroot: Option<OwnedFd>,
+    sock: OwnedFd,
+) -> ! {
+    if let Err(e) = child(o, joins, chroot, &sock) {
         let _ = send_msg(&sock, &Msg::Error(format!("{e:#}")));
         sys::exit_now(1)
     }
@@ -137,11 +160,23 @@ fn child_main(o: &ExecOpts, joins: Vec<(Ns, OwnedFd)>, sock: OwnedFd) -> ! {
     sys::exit_now(0)
 }
 
-fn child(o: &ExecOpts, joins: Vec<(Ns, OwnedFd)>, sock: &OwnedFd) -> Result<()> {
+fn child(
+    o: &ExecOpts,
+    joins: Vec<(Ns, OwnedFd)>,
+    chroot: Option<OwnedFd>,
+    sock: &OwnedFd,
+) -> Result<()> {
     // Not dumpable while we are a husk image inside the container: its
     // processes cannot open our /proc/PID/exe (CVE-2019-5736). execve
     // restores the flag for the new program.
     nix::sys::prctl::set_dumpable(false).context("prctl PR_SET_DUMPABLE")?;
+    if let Some(root) = chroot {
+        // Before joining a user namespace, while we have CAP_SYS_CHROOT
+        // over the mount namespace we share.
+        nix::unistd::fchdir(&root).context("fchdir to the init's root")?;
+        nix::unistd::chroot(".").context("chroot into the init's root (no mount namespace)")?;
+        nix::unistd::chdir("/").context("chdir /")?;
+    }
     for (typ, fd) in &joins {
         nix::sched::setns(fd.as_fd(), crate::linux::namespaces::flag(*typ))
             .with_context(|| format!("setns into the container's {typ} namespace"))?;
@@ -197,11 +232,13 @@ fn grandchild(o: &ExecOpts, sock: &OwnedFd) -> Result<()> {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .context("write oom_score_adj (process.oomScoreAdj)")?;
     }
-    let (exec, late_filter) = super::setup::apply(p, o.personality, o.program, sock)?;
+    // Also makes every fd above stdio and the preserved ones close-on-exec,
+    // before any filter is loaded.
+    let (exec, late_filter) =
+        super::setup::apply(p, o.personality, o.program, o.preserve_fds, sock)?;
     if let Some(f) = late_filter {
         f.load()?;
     }
-    sys::cloexec_from(3 + o.preserve_fds).context("mark fds close-on-exec")?;
     if let Some(a) = p
         .exec_cpu_affinity()
         .as_ref()

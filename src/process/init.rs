@@ -166,10 +166,22 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
         cgroup_path: args.cgroup_path,
         in_userns,
         new_cgroupns: b.has_new_ns(Ns::Cgroup),
-        mount_label: linux.mount_label().as_deref().filter(|l| !l.is_empty()),
+        // Ignored without SELinux (create warned).
+        mount_label: linux
+            .mount_label()
+            .as_deref()
+            .filter(|l| !l.is_empty() && crate::linux::process::selinux_enabled()),
     };
     let propagation = linux.rootfs_propagation().as_deref();
-    rootfs::prepare(&ctx, propagation)?;
+    // Without a mount namespace of its own (new or joined) the container
+    // shares the runtime's: its mounts are made there, inside the rootfs,
+    // and it is chrooted into the rootfs. The propagation of the runtime's
+    // mounts is left alone (Bundle::validate refused rootfsPropagation,
+    // root.readonly and masked or read-only paths for such a container).
+    let own_mntns = b.has_ns(Ns::Mount);
+    if own_mntns {
+        rootfs::prepare(&ctx, propagation)?;
+    }
     let root = nix::fcntl::open(
         &b.rootfs,
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
@@ -208,11 +220,24 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
         .as_ref()
         .and_then(|h| h.create_container().as_ref())
     {
-        let st = hooks::state_json(args.id, "creating", host_pid, &b.dir, &annotations);
+        // They run in the container's namespaces before pivot_root, with
+        // the rootfs (as the host path names it) as their cwd, as runc's.
+        nix::unistd::chdir(&b.rootfs)
+            .with_context(|| format!("chdir {} (for createContainer hooks)", b.rootfs.display()))?;
+        // "created", as prestart's and createRuntime's state.
+        let st = hooks::state_json(args.id, "created", host_pid, &b.dir, &annotations);
         hooks::run_all("createContainer", h, &st)?;
     }
 
-    rootfs::enter(&b.rootfs, args.no_pivot)?;
+    if own_mntns {
+        rootfs::enter(&b.rootfs, args.no_pivot)?;
+    } else {
+        // No pivot_root (nor --no-pivot's move over /) in a namespace the
+        // host uses: a chroot, as runc and crun do.
+        nix::unistd::chdir(&b.rootfs).with_context(|| format!("chdir {}", b.rootfs.display()))?;
+        nix::unistd::chroot(".").context("chroot into the rootfs (no mount namespace)")?;
+        nix::unistd::chdir("/").context("chdir /")?;
+    }
     stdio::reopen_dev_null()?;
     process::create_cwd(proc_)?;
 
@@ -235,21 +260,33 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
         // without leaving /proc/sys.
         crate::linux::sysctl::write_all(sysctl, in_userns)?;
     }
-    rootfs::finalize(
-        propagation,
-        spec.root()
-            .as_ref()
-            .and_then(|r| r.readonly())
-            .unwrap_or(false),
-    )?;
-    paths::readonly(linux.readonly_paths().as_deref().unwrap_or(&[]))?;
-    paths::mask(linux.masked_paths().as_deref().unwrap_or(&[]))?;
+    if own_mntns {
+        rootfs::finalize(
+            propagation,
+            spec.root()
+                .as_ref()
+                .and_then(|r| r.readonly())
+                .unwrap_or(false),
+        )?;
+        paths::readonly(linux.readonly_paths().as_deref().unwrap_or(&[]))?;
+        paths::mask(linux.masked_paths().as_deref().unwrap_or(&[]))?;
+    }
 
-    let (exec, late_filter) =
-        super::setup::apply(proc_, linux.personality().as_ref(), args.seccomp, sock)?;
-    // Only stdio and the preserved fds may reach the container's process
-    // (CVE-2024-21626); ours are all close-on-exec already.
-    sys::cloexec_from(3 + args.preserve_fds).context("mark fds close-on-exec")?;
+    // Also makes every fd above stdio and the preserved ones close-on-exec.
+    let (exec, late_filter) = super::setup::apply(
+        proc_,
+        linux.personality().as_ref(),
+        args.seccomp,
+        args.preserve_fds,
+        sock,
+    )?;
+    if let Some(f) = late_filter {
+        // With no_new_privs, now, before `create` returns: the filter is in
+        // force while the startContainer hooks run, as with runc. It must
+        // allow what the init does until execve (write, read, and what
+        // running a hook takes), as runc's must.
+        f.load()?;
+    }
 
     send_msg(sock, &Msg::Ready)?;
     // Wait for `start`: it writes one byte to exec.fifo. We keep the fifo
@@ -284,13 +321,6 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
         // The user process has not run yet: the container is "created".
         let st = hooks::state_json(args.id, "created", host_pid, &b.dir, &annotations);
         if let Err(e) = hooks::run_all("startContainer", h, &st) {
-            fail(format!("{e:#}"));
-        }
-    }
-    if let Some(f) = late_filter {
-        // With no_new_privs, load as late as possible: the filter then only
-        // has to allow execve, not our setup syscalls.
-        if let Err(e) = f.load() {
             fail(format!("{e:#}"));
         }
     }

@@ -124,8 +124,14 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
         crate::linux::devices::validate(d)?;
     }
     let idmap_plan = crate::linux::idmap::plan(&bundle)?;
-    if !bundle.has_ns(Ns::Mount) {
-        bail!("linux.namespaces: a mount namespace is required");
+    if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty())
+        && !crate::linux::process::selinux_enabled()
+    {
+        // A label only SELinux would enforce: without it, nothing to do
+        // (crun does the same; runc passes it to mount(2) and fails).
+        crate::logging::warn(
+            "linux.mountLabel is ignored: SELinux is disabled or not supported on this host",
+        );
     }
 
     let container = Container::create_dir(o.root, o.id)?;
@@ -273,14 +279,19 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
         match recv_msg(&parent_sock)? {
             Some(Msg::HooksPlease) => {
                 if let Some(h) = bundle.spec.hooks() {
+                    // "created": the runtime environment exists (after step
+                    // 2 of the spec's lifecycle), as crun says; runc 1.1
+                    // says "creating". They run in the bundle directory, as
+                    // with runc and crun.
                     let json =
-                        hooks::state_json(o.id, "creating", init_pid, &bundle.dir, &st.annotations);
+                        hooks::state_json(o.id, "created", init_pid, &bundle.dir, &st.annotations);
+                    let cwd = Some(bundle.dir.as_path());
                     #[allow(deprecated)]
                     if let Some(list) = h.prestart() {
-                        hooks::run_all("prestart", list, &json)?;
+                        hooks::run_all_in("prestart", list, &json, cwd)?;
                     }
                     if let Some(list) = h.create_runtime() {
-                        hooks::run_all("createRuntime", list, &json)?;
+                        hooks::run_all_in("createRuntime", list, &json, cwd)?;
                     }
                 }
                 crate::crash_point("create:after-mounts");

@@ -12,15 +12,23 @@ use std::os::fd::OwnedFd;
 /// Apply `p` to the calling process. A seccomp filter is loaded here when
 /// it must be (without no_new_privs it needs CAP_SYS_ADMIN, so before the
 /// capability drop; a notify filter's fd goes to the parent over `sock`).
-/// Otherwise it is returned, for the caller to load as late as possible
-/// before execve. The program was compiled by the parent.
+/// Otherwise it is returned, for the caller to load before execve. The
+/// program was compiled by the parent.
+///
+/// First of all, every fd from `3 + preserve_fds` up is made close-on-exec:
+/// only stdio and the preserved fds may reach the container's process
+/// (CVE-2024-21626). That happens before any filter is loaded, so that the
+/// container's profile need not allow close_range(2).
 pub fn apply<'f>(
     p: &Process,
     personality: Option<&LinuxPersonality>,
     filter: Option<&'f seccomp::Program>,
+    preserve_fds: u32,
     sock: &OwnedFd,
 ) -> Result<(Exec, Option<&'f seccomp::Program>)> {
     crate::fail_point("init:setup")?;
+    sys::cloexec_from(3u32.saturating_add(preserve_fds))
+        .context("mark fds close-on-exec (close_range)")?;
     // Default dispositions and an empty mask for the new program, before a
     // seccomp filter could block rt_sigaction.
     sys::reset_signals().context("reset signal dispositions and mask")?;
@@ -58,8 +66,8 @@ pub fn apply<'f>(
     process::chdir_cwd(p)?;
     let exec = process::prepare_exec(p)?;
     process::set_lsm_labels(p)?;
-    // With no_new_privs the filter is loaded by the caller just before
-    // execve. A notify filter is loaded now, though: its fd must reach the
+    // With no_new_privs the filter is loaded by the caller, after the
+    // capability drop and the uid change. A notify filter is loaded now, though: its fd must reach the
     // agent through the parent, which may be gone later (runc does the same).
     let mut late = None;
     if let (Some(f), true) = (filter, nnp) {
