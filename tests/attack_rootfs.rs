@@ -512,3 +512,53 @@ fn failed_create_with_rshared_leaves_no_mount_on_the_host() {
         assert_nothing_left(&fx, &fx.id);
     }
 }
+
+/// Every rootfsPropagation the spec names works, with the rootfs a plain
+/// directory and a mount point of its own, and none changes the host's
+/// mounts: "unbindable" and "runbindable" on / used to make the bind of
+/// the rootfs onto itself fail (EINVAL), as the conformance suite found.
+#[test]
+fn every_rootfs_propagation_runs_and_leaves_the_host_alone() {
+    if !require_root() {
+        return;
+    }
+    let props = [
+        "shared",
+        "rshared",
+        "slave",
+        "rslave",
+        "private",
+        "rprivate",
+        "unbindable",
+        "runbindable",
+    ];
+    for mount_point in [false, true] {
+        for prop in props {
+            if !is_husk() && prop.ends_with("unbindable") {
+                // runc 1.1.5 fails these: "mount rootfs:rootfs, flags:
+                // 0x5000: invalid argument".
+                continue;
+            }
+            let fx = Fixture::new("rootfs-prop");
+            if mount_point {
+                make_rootfs_a_shared_mount_point(&fx);
+            }
+            fx.config_mut()["linux"]["rootfsPropagation"] = json!(prop);
+            // Without the base config's cgroup mount: a bind of the host's
+            // cgroup directory fails (EINVAL) under a shared /, for runc too.
+            fx.config_mut()["mounts"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|m| m["type"] != "cgroup");
+            let before = host_mount_table(&fx);
+            let out = fx.run_sh("grep -c . /proc/self/mountinfo");
+            assert!(!out.trim().is_empty(), "{prop}");
+            assert_same_mounts(
+                &before,
+                &host_mount_table(&fx),
+                &format!("{prop} (rootfs a mount point: {mount_point})"),
+            );
+            assert_nothing_left(&fx, &fx.id);
+        }
+    }
+}

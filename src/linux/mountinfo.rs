@@ -20,6 +20,10 @@ impl MountEntry {
     pub fn is_shared(&self) -> bool {
         self.optional.iter().any(|o| o.starts_with("shared:"))
     }
+
+    pub fn is_unbindable(&self) -> bool {
+        self.optional.iter().any(|o| o == "unbindable")
+    }
 }
 
 /// The mounts of our mount namespace, in the kernel's order (a mount

@@ -115,7 +115,9 @@ fn make_rootfs_mount_private(rootfs: &Path) -> Result<()> {
         .filter(|m| rootfs.starts_with(&m.mount_point))
         .max_by_key(|m| m.mount_point.components().count())
         .with_context(|| format!("no mount holds the rootfs {}", rootfs.display()))?;
-    if !holder.is_shared() {
+    // Unbindable (rootfsPropagation "unbindable" or "runbindable" on /)
+    // would refuse the bind below as much as shared would spoil it.
+    if !holder.is_shared() && !holder.is_unbindable() {
         return Ok(());
     }
     mount(NONE, &holder.mount_point, NONE, MsFlags::MS_PRIVATE, NONE).with_context(|| {

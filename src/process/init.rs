@@ -261,6 +261,9 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
         crate::linux::sysctl::write_all(sysctl, in_userns)?;
     }
     if own_mntns {
+        paths::readonly(linux.readonly_paths().as_deref().unwrap_or(&[]))?;
+        paths::mask(linux.masked_paths().as_deref().unwrap_or(&[]))?;
+        // Last: an "unbindable" propagation would refuse the binds above.
         rootfs::finalize(
             propagation,
             spec.root()
@@ -268,8 +271,6 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
                 .and_then(|r| r.readonly())
                 .unwrap_or(false),
         )?;
-        paths::readonly(linux.readonly_paths().as_deref().unwrap_or(&[]))?;
-        paths::mask(linux.masked_paths().as_deref().unwrap_or(&[]))?;
     }
 
     // Also makes every fd above stdio and the preserved ones close-on-exec.
