@@ -70,13 +70,6 @@ pub fn set_rlimits(p: &Process) -> Result<()> {
     Ok(())
 }
 
-/// chdir to the cwd again, as the container's user: permission checks
-/// apply to that user (enter_cwd ran earlier as root).
-pub fn chdir_cwd(p: &Process) -> Result<()> {
-    let cwd = p.cwd();
-    nix::unistd::chdir(cwd).with_context(|| format!("chdir to process.cwd {}", cwd.display()))
-}
-
 /// Create a missing cwd, as runc does: after pivot_root (so the path is
 /// resolved in the container) and before the root is made read-only.
 pub fn create_cwd(p: &Process) -> Result<()> {
@@ -91,18 +84,28 @@ pub fn create_cwd(p: &Process) -> Result<()> {
     Ok(())
 }
 
+/// The supplementary groups to set: each gid once, in the order given (runc
+/// removes duplicates too; the kernel would keep them).
+fn unique_gids(gids: &[u32]) -> Vec<u32> {
+    let mut out: Vec<u32> = Vec::with_capacity(gids.len());
+    for &g in gids {
+        if !out.contains(&g) {
+            out.push(g);
+        }
+    }
+    out
+}
+
 /// setgroups, setresgid, setresuid, keeping capabilities across the change.
 pub fn set_user(p: &Process, allow_setgroups: bool) -> Result<()> {
     let u = p.user();
     nix::sys::prctl::set_keepcaps(true).context("prctl PR_SET_KEEPCAPS")?;
     if allow_setgroups {
-        let groups: Vec<nix::unistd::Gid> = u
-            .additional_gids()
-            .as_deref()
-            .unwrap_or(&[])
-            .iter()
-            .map(|g| nix::unistd::Gid::from_raw(*g))
-            .collect();
+        let groups: Vec<nix::unistd::Gid> =
+            unique_gids(u.additional_gids().as_deref().unwrap_or(&[]))
+                .into_iter()
+                .map(nix::unistd::Gid::from_raw)
+                .collect();
         nix::unistd::setgroups(&groups).context("setgroups (process.user.additionalGids)")?;
     }
     let gid = nix::unistd::Gid::from_raw(u.gid());
@@ -227,12 +230,42 @@ pub fn set_lsm_labels(p: &Process) -> Result<()> {
     Ok(())
 }
 
-/// chdir to the process' cwd and check that the kernel can name it from our
-/// root: a cwd reached through a leaked host fd shows as "(unreachable)" or
-/// fails getcwd (CVE-2024-21626).
-pub fn enter_cwd(p: &Process) -> Result<()> {
+/// chdir to the process' cwd while still root, as runc does, so that a
+/// directory only root may enter works too. Returns false when root was
+/// refused (EACCES/EPERM: e.g. a directory whose owner is not mapped in the
+/// user namespace, or a root-squashing file system): the caller retries
+/// with [`enter_cwd_as_user`] after the uid change, for a directory only
+/// the user may enter. Any other error fails.
+pub fn enter_cwd(p: &Process) -> Result<bool> {
     let cwd = p.cwd();
-    nix::unistd::chdir(cwd).with_context(|| format!("chdir to process.cwd {}", cwd.display()))?;
+    match nix::unistd::chdir(cwd) {
+        Ok(()) => {}
+        Err(nix::errno::Errno::EACCES | nix::errno::Errno::EPERM) => return Ok(false),
+        Err(e) => {
+            return Err(e).with_context(|| format!("chdir to process.cwd {}", cwd.display()))
+        }
+    }
+    verify_cwd(cwd)?;
+    Ok(true)
+}
+
+/// The retry of [`enter_cwd`], as the container's user.
+pub fn enter_cwd_as_user(p: &Process) -> Result<()> {
+    let cwd = p.cwd();
+    nix::unistd::chdir(cwd).with_context(|| {
+        format!(
+            "chdir to process.cwd {} (as uid {}; root was refused too)",
+            cwd.display(),
+            p.user().uid()
+        )
+    })?;
+    verify_cwd(cwd)
+}
+
+/// Check that the kernel can name the cwd from our root: a cwd reached
+/// through a leaked host fd shows as "(unreachable)" or fails getcwd
+/// (CVE-2024-21626).
+fn verify_cwd(cwd: &Path) -> Result<()> {
     let now = nix::unistd::getcwd().context("getcwd after chdir: cwd is outside the container")?;
     if !now.is_absolute() {
         bail!(
@@ -241,4 +274,15 @@ pub fn enter_cwd(p: &Process) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicate_groups_are_removed_in_order() {
+        assert_eq!(unique_gids(&[5, 5, 1000, 5, 2]), vec![5, 1000, 2]);
+        assert_eq!(unique_gids(&[]), Vec::<u32>::new());
+    }
 }
