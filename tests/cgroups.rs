@@ -1069,6 +1069,27 @@ fn kill_all_and_delete_remove_everything() {
     assert_nothing_left(&fx, &fx.id);
 }
 
+#[test]
+fn kill_all_of_a_stopped_container_succeeds() {
+    if !require_root() {
+        return;
+    }
+    // containerd sends `kill --all` after the init exited; nothing left to
+    // signal is not an error (runc: signalAllProcesses of an empty cgroup).
+    let fx = Fixture::new("cg-killall-stopped");
+    fx.set_args(&["true"]);
+    fx.create();
+    fx.run_ok(&["start", &fx.id]);
+    fx.wait_status(&fx.id, "stopped");
+    fx.run_ok(&["kill", "--all", &fx.id, "KILL"]);
+    fx.run_ok(&["kill", "-a", &fx.id, "0"]);
+    assert_eq!(fx.status_of(&fx.id), "stopped");
+    // Without --all, a stopped container still cannot be signalled.
+    assert_clean_error(&fx.husk(&["kill", &fx.id, "KILL"]));
+    fx.run_ok(&["delete", &fx.id]);
+    assert_nothing_left(&fx, &fx.id);
+}
+
 /// A relative or empty cgroupsPath lands under husk's own /husk parent,
 /// never under the caller's cgroup (husk only: runc nests it under its own
 /// cgroup).
