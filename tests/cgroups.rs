@@ -1090,6 +1090,64 @@ fn kill_all_of_a_stopped_container_succeeds() {
     assert_nothing_left(&fx, &fx.id);
 }
 
+/// Freezes (or thaws) the cgroup directory `d` the way `pause` does.
+fn set_frozen(d: &Path, frozen: bool) {
+    if is_v2() {
+        fs::write(d.join("cgroup.freeze"), if frozen { "1" } else { "0" }).unwrap();
+    } else {
+        let v = if frozen { "FROZEN" } else { "THAWED" };
+        fs::write(d.join("freezer.state"), v).unwrap();
+    }
+}
+
+#[test]
+fn create_in_a_frozen_cgroup_fails_fast() {
+    if !require_root() {
+        return;
+    }
+    // runc 1.1.5 refuses "container's cgroup unexpectedly frozen" before
+    // creating anything; a process put in a frozen cgroup would never run
+    // and create would wait for it forever.
+    let fx = Fixture::new("cg-frozen");
+    fx.set_args(&["true"]);
+    let ctrl = if is_v2() { "" } else { "freezer" };
+    let dir = cg_dir(&fx.id, ctrl);
+    fs::create_dir_all(&dir).unwrap();
+    set_frozen(&dir, true);
+    struct Thaw(PathBuf);
+    impl Drop for Thaw {
+        fn drop(&mut self) {
+            set_frozen(&self.0, false);
+        }
+    }
+    let _thaw = Thaw(dir.clone());
+    for cmd in ["create", "run"] {
+        let start = std::time::Instant::now();
+        let out = fx.husk(&[cmd, "--bundle", fx.bundle_str(), &fx.id]);
+        assert_clean_error(&out);
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{cmd} took {:?}",
+            start.elapsed()
+        );
+        assert!(stderr_str(&out).contains("frozen"), "{}", describe(&out));
+        assert!(!fx.state_dir(&fx.id).exists(), "{cmd} left its state");
+        // The cgroup is the caller's: still there, still frozen.
+        assert!(dir.is_dir());
+    }
+    if !is_husk() {
+        // runc 1.1.5 only reads the freezer state of the cgroup itself: under
+        // a frozen parent its create hangs.
+        return;
+    }
+    // A cgroup to be made under a frozen parent is refused the same way.
+    fx.set_cgroup_for(&format!("{}/child", fx.id));
+    let out = fx.husk(&["create", "--bundle", fx.bundle_str(), &fx.id]);
+    assert_clean_error(&out);
+    assert!(stderr_str(&out).contains("frozen"), "{}", describe(&out));
+    assert!(!fx.state_dir(&fx.id).exists());
+}
+
 /// A relative or empty cgroupsPath lands under husk's own /husk parent,
 /// never under the caller's cgroup (husk only: runc nests it under its own
 /// cgroup).

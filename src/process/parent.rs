@@ -99,6 +99,13 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
         crate::linux::devices::validate(d)?;
     }
     let idmap_plan = crate::linux::idmap::plan(&bundle)?;
+    if let Some(dir) = Cgroup::new(&cgroup_path).frozen_before_create()? {
+        // The init would be frozen on joining it, and create would hang.
+        bail!(
+            "container's cgroup is frozen: {} (thaw it, or use another linux.cgroupsPath)",
+            dir.display()
+        );
+    }
     if !bundle.has_ns(Ns::Mount) {
         bail!("linux.namespaces: a mount namespace is required");
     }
