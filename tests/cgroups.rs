@@ -1148,6 +1148,33 @@ fn create_in_a_frozen_cgroup_fails_fast() {
     assert!(!fx.state_dir(&fx.id).exists());
 }
 
+#[test]
+fn spec_has_a_cgroup_namespace_on_v2_only() {
+    if !require_root() {
+        return;
+    }
+    // runc spec adds one when /sys/fs/cgroup is cgroup2 (IsCgroup2UnifiedMode).
+    let fx = Fixture::new("cg-spec");
+    for rootless in [false, true] {
+        let dir = fx.dir.join(format!("spec-{rootless}"));
+        fs::create_dir_all(&dir).unwrap();
+        let mut args = vec!["spec", "--bundle", dir.to_str().unwrap()];
+        if rootless {
+            args.push("--rootless");
+        }
+        fx.run_ok(&args);
+        let text = fs::read_to_string(dir.join("config.json")).unwrap();
+        let spec: Value = serde_json::from_str(&text).unwrap();
+        let types: Vec<&str> = spec["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(types.contains(&"cgroup"), is_v2(), "rootless={rootless}: {types:?}");
+    }
+}
+
 /// A relative or empty cgroupsPath lands under husk's own /husk parent,
 /// never under the caller's cgroup (husk only: runc nests it under its own
 /// cgroup).
