@@ -455,6 +455,35 @@ fn exec_process_file() {
 }
 
 #[test]
+fn exec_process_file_without_capabilities_gets_the_containers() {
+    if !require_root() {
+        return;
+    }
+    // runc: a process without capabilities runs with the container's
+    // (config.json's), not with root's full set.
+    let fx = Fixture::new("exec-process-nocaps");
+    fx.run_detached_sleeper();
+    let p = fx.dir.join("process.json");
+    fs::write(
+        &p,
+        json!({
+            "user": {"uid": 0, "gid": 0},
+            "args": ["/bin/grep", "-E", "^Cap(Bnd|Eff|Prm)", "/proc/self/status"],
+            "cwd": "/",
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = fx.exec(&["--process", p.to_str().unwrap(), &fx.id]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let text = stdout_str(&out);
+    // CAP_AUDIT_WRITE, CAP_KILL, CAP_NET_BIND_SERVICE (the base config).
+    for set in ["CapBnd", "CapEff", "CapPrm"] {
+        assert_eq!(status_field(&text, set), Some("0000000020000420"), "{set}: {text}");
+    }
+}
+
+#[test]
 fn exec_preserve_fds() {
     if !require_root() {
         return;

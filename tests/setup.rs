@@ -879,6 +879,24 @@ fn capabilities_from_config() {
 }
 
 #[test]
+fn no_capabilities_field_means_no_capabilities() {
+    if !require_root() {
+        return;
+    }
+    // runc drops every set when process.capabilities is absent; husk used to
+    // leave root's full set.
+    let fx = Fixture::new("caps-absent");
+    fx.config_mut()["process"]
+        .as_object_mut()
+        .unwrap()
+        .remove("capabilities");
+    let out = fx.run_sh("cat /proc/self/status");
+    for set in ["CapBnd", "CapEff", "CapPrm", "CapInh", "CapAmb"] {
+        assert_eq!(status_field(&out, set), Some("0000000000000000"), "{set}: {out}");
+    }
+}
+
+#[test]
 fn no_capabilities_for_a_non_root_user() {
     if !require_root() {
         return;

@@ -141,10 +141,14 @@ fn build_process(a: &ExecArgs, base: Option<&Process>) -> Result<Process> {
     if let Some(f) = &a.process {
         let data =
             std::fs::read(f).with_context(|| format!("read process file {}", f.display()))?;
-        let p: Process = serde_json::from_slice(&data)
+        let mut p: Process = serde_json::from_slice(&data)
             .with_context(|| format!("parse process file {}", f.display()))?;
         if p.args().as_ref().is_none_or(|a| a.is_empty()) {
             bail!("process file {}: args must not be empty", f.display());
+        }
+        if p.capabilities().is_none() {
+            // As runc: without its own, the process gets the container's.
+            p.set_capabilities(base.and_then(|b| b.capabilities().clone()));
         }
         return Ok(p);
     }

@@ -42,10 +42,12 @@ pub fn apply<'f>(
             sync::send_seccomp_fd(sock, &fd)?;
         }
     }
-    let capsets = p.capabilities().as_ref().map(caps::parse).transpose()?;
-    if let Some(c) = &capsets {
-        caps::drop_bounding(&c.bounding)?;
-    }
+    // No process.capabilities means none, as with runc (not root's full set).
+    let capsets = match p.capabilities() {
+        Some(c) => caps::parse(c)?,
+        None => caps::Sets::none(),
+    };
+    caps::drop_bounding(&capsets.bounding)?;
     let setgroups_ok = std::fs::read_to_string("/proc/self/setgroups")
         .map(|s| s.trim() != "deny")
         .unwrap_or(true);
@@ -55,9 +57,7 @@ pub fn apply<'f>(
     if !cwd_entered {
         process::enter_cwd_as_user(p)?;
     }
-    if let Some(c) = &capsets {
-        caps::apply(c)?;
-    }
+    caps::apply(&capsets)?;
     if let Some(m) = p.user().umask() {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(m));
     }
