@@ -158,9 +158,12 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
     let direct = joins.is_empty() && !bundle.has_new_ns(Ns::Time);
     let mut flags = 0;
     if direct {
+        let new_user = bundle.has_new_ns(Ns::User);
         for ns in bundle.namespaces() {
-            // The cgroup namespace is unshared by the init once it is in its cgroup.
-            if ns.typ != Ns::Cgroup {
+            // The cgroup namespace is unshared by the init once it is in its
+            // cgroup; with a new user namespace, the ipc one once the init is
+            // root there (see init::run).
+            if ns.typ != Ns::Cgroup && !(new_user && ns.typ == Ns::Ipc) {
                 flags |= ns.clone_flag();
             }
         }
