@@ -141,7 +141,9 @@ pub fn prepare_exec(p: &Process) -> Result<Exec> {
         .iter()
         .rev()
         .find_map(|e| e.strip_prefix("PATH="))
-        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        // No PATH: a bare name is not found, as with runc (Go's LookPath
+        // searches nothing); an absolute one still runs.
+        .unwrap_or("");
     let path = lookup(arg0, path_var)?;
     Ok(Exec {
         path: cstring(&path, "process.args[0]")?,
