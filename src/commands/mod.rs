@@ -106,7 +106,13 @@ pub fn main(dispatch: fn(&Cli, &Command) -> Result<i32>) -> ! {
             }
         }
     }
-    let cli = Cli::parse_from(crate::cli::normalize_args(args));
+    let cli = match Cli::try_parse_from(crate::cli::normalize_args(args)) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            std::process::exit(usage_exit_code(&e));
+        }
+    };
     if cli.version {
         print_version();
         std::process::exit(0);
@@ -136,6 +142,18 @@ pub fn main(dispatch: fn(&Cli, &Command) -> Result<i32>) -> ! {
             };
             std::process::exit(code);
         }
+    }
+}
+
+/// The exit status of a command line that does not parse, as runc's
+/// (urfave/cli): 3 for an unknown command, 1 for any other usage error, 0
+/// when help was asked for. clap would exit 2.
+fn usage_exit_code(e: &clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        _ if !e.use_stderr() => 0,
+        ErrorKind::InvalidSubcommand => 3,
+        _ => 1,
     }
 }
 
