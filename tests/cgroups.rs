@@ -1171,7 +1171,11 @@ fn spec_has_a_cgroup_namespace_on_v2_only() {
             .iter()
             .map(|n| n["type"].as_str().unwrap())
             .collect();
-        assert_eq!(types.contains(&"cgroup"), is_v2(), "rootless={rootless}: {types:?}");
+        assert_eq!(
+            types.contains(&"cgroup"),
+            is_v2(),
+            "rootless={rootless}: {types:?}"
+        );
     }
 }
 

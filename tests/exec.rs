@@ -195,7 +195,12 @@ fn exec_into_sub_cgroups() {
         args.extend([fx.id.as_str(), "true"]);
         let out = fx.exec(&args);
         assert_clean_error(&out);
-        assert_eq!(out.status.code(), Some(255), "{flags:?}: {}", describe(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(255),
+            "{flags:?}: {}",
+            describe(&out)
+        );
     }
 }
 
@@ -479,7 +484,11 @@ fn exec_process_file_without_capabilities_gets_the_containers() {
     let text = stdout_str(&out);
     // CAP_AUDIT_WRITE, CAP_KILL, CAP_NET_BIND_SERVICE (the base config).
     for set in ["CapBnd", "CapEff", "CapPrm"] {
-        assert_eq!(status_field(&text, set), Some("0000000020000420"), "{set}: {text}");
+        assert_eq!(
+            status_field(&text, set),
+            Some("0000000020000420"),
+            "{set}: {text}"
+        );
     }
 }
 
@@ -581,7 +590,11 @@ fn exec_failures_exit_255_with_runcs_words() {
         // runc: fatalWithCode(..., 255) for every failed exec.
         assert_eq!(out.status.code(), Some(255), "{cmd}: {}", describe(&out));
         let err = stderr_str(&out);
-        assert!(err.contains(words), "{cmd}: want {words:?}\n{}", describe(&out));
+        assert!(
+            err.contains(words),
+            "{cmd}: want {words:?}\n{}",
+            describe(&out)
+        );
         assert_eq!(docker_exit_code(&err), docker, "{cmd}: {err}");
         assert!(!stdout_str(&out).contains("ran"), "{}", describe(&out));
     }

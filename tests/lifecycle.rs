@@ -311,7 +311,11 @@ fn kill_with_signal_0_and_a_realtime_signal_number() {
     // Stopped: signal 0 is refused like any other.
     let out = fx.husk(&["kill", &fx.id, "0"]);
     assert_clean_error(&out);
-    assert!(stderr_str(&out).contains("not running"), "{}", describe(&out));
+    assert!(
+        stderr_str(&out).contains("not running"),
+        "{}",
+        describe(&out)
+    );
 }
 
 #[test]

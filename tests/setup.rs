@@ -88,7 +88,14 @@ fn run_on_pipes(fx: &Fixture) -> (Option<i32>, String, String) {
     let (out_r, out_w) = pipe();
     let (err_r, err_w) = pipe();
     let mut child = Command::new(runtime())
-        .args(["--root", fx.root_str(), "run", "--bundle", fx.bundle_str(), &fx.id])
+        .args([
+            "--root",
+            fx.root_str(),
+            "run",
+            "--bundle",
+            fx.bundle_str(),
+            &fx.id,
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::from(out_w))
         .stderr(Stdio::from(err_w))
@@ -153,7 +160,10 @@ fn stdio_files_of_the_caller_keep_their_owner() {
         assert_eq!(owner, 0, "{text}");
         assert_eq!(fs::metadata(&err).unwrap().uid(), 0);
     } else {
-        eprintln!("note: {} gave the caller's stdout file to uid {owner}", runtime());
+        eprintln!(
+            "note: {} gave the caller's stdout file to uid {owner}",
+            runtime()
+        );
     }
 }
 
@@ -274,7 +284,11 @@ fn cwd_only_the_user_can_enter() {
     let out = fx.run_container();
     assert_clean_error(&out);
     if is_husk() {
-        assert!(stderr_str(&out).contains("process.cwd"), "{}", describe(&out));
+        assert!(
+            stderr_str(&out).contains("process.cwd"),
+            "{}",
+            describe(&out)
+        );
     }
 }
 
@@ -892,7 +906,11 @@ fn no_capabilities_field_means_no_capabilities() {
         .remove("capabilities");
     let out = fx.run_sh("cat /proc/self/status");
     for set in ["CapBnd", "CapEff", "CapPrm", "CapInh", "CapAmb"] {
-        assert_eq!(status_field(&out, set), Some("0000000000000000"), "{set}: {out}");
+        assert_eq!(
+            status_field(&out, set),
+            Some("0000000000000000"),
+            "{set}: {out}"
+        );
     }
 }
 

@@ -388,9 +388,10 @@ impl Cgroup {
         let rel = self.rel();
         let (freezer, unified) = match self.layout()? {
             Layout::V2 { mount } => (None, Some(mount.clone())),
-            l @ Layout::V1 { unified, .. } => {
-                (l.v1_mount("freezer").map(Path::to_path_buf), unified.clone())
-            }
+            l @ Layout::V1 { unified, .. } => (
+                l.v1_mount("freezer").map(Path::to_path_buf),
+                unified.clone(),
+            ),
         };
         if let Some(m) = freezer {
             if let Some(d) = nearest_existing(&m, &rel) {

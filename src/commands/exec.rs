@@ -293,7 +293,9 @@ fn cgroup_dirs(path: &str, args: &[String]) -> Result<Vec<PathBuf>> {
     };
     for (ctrl, _) in &subs {
         if !ctrl.is_empty() && !named.iter().flatten().any(|c| c == ctrl) {
-            bail!("--cgroup: unknown controller {ctrl:?}: the container has no such cgroup hierarchy");
+            bail!(
+                "--cgroup: unknown controller {ctrl:?}: the container has no such cgroup hierarchy"
+            );
         }
     }
     let mut out = Vec::new();
@@ -334,8 +336,14 @@ mod tests {
             parse(&["cpu,memory:a/b", "pids:/c"]).unwrap(),
             vec![p("cpu", "a/b"), p("memory", "a/b"), p("pids", "c")]
         );
-        assert!(parse(&["a", "b"]).unwrap_err().contains("missing <controller>: prefix"));
-        assert!(parse(&["a:b:c"]).unwrap_err().contains("invalid --cgroup argument"));
-        assert!(parse(&["memory:../x"]).unwrap_err().contains("not a sub cgroup"));
+        assert!(parse(&["a", "b"])
+            .unwrap_err()
+            .contains("missing <controller>: prefix"));
+        assert!(parse(&["a:b:c"])
+            .unwrap_err()
+            .contains("invalid --cgroup argument"));
+        assert!(parse(&["memory:../x"])
+            .unwrap_err()
+            .contains("not a sub cgroup"));
     }
 }

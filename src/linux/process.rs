@@ -256,9 +256,7 @@ pub fn enter_cwd(p: &Process) -> Result<bool> {
     match nix::unistd::chdir(cwd) {
         Ok(()) => {}
         Err(nix::errno::Errno::EACCES | nix::errno::Errno::EPERM) => return Ok(false),
-        Err(e) => {
-            return Err(e).with_context(|| format!("chdir to process.cwd {}", cwd.display()))
-        }
+        Err(e) => return Err(e).with_context(|| format!("chdir to process.cwd {}", cwd.display())),
     }
     verify_cwd(cwd)?;
     Ok(true)
@@ -303,8 +301,7 @@ mod tests {
         std::fs::write(dir.join("plain"), "x").unwrap();
         std::fs::write(dir.join("tool"), "#!/bin/sh\n").unwrap();
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir.join("tool"), std::fs::Permissions::from_mode(0o755))
-            .unwrap();
+        std::fs::set_permissions(dir.join("tool"), std::fs::Permissions::from_mode(0o755)).unwrap();
         let d = dir.to_str().unwrap();
         let err = |a: &str, path: &str| format!("{:#}", lookup(a, path).unwrap_err());
         assert_eq!(lookup("tool", d).unwrap(), format!("{d}/tool"));
@@ -331,7 +328,10 @@ mod tests {
             format!("exec: {missing:?}: stat {missing}: no such file or directory")
         );
         let plain = format!("{d}/plain");
-        assert_eq!(err(&plain, d), format!("exec: {plain:?}: permission denied"));
+        assert_eq!(
+            err(&plain, d),
+            format!("exec: {plain:?}: permission denied")
+        );
         let adir = format!("{d}/adir");
         assert_eq!(err(&adir, d), format!("exec: {adir:?}: permission denied"));
         let under_file = format!("{d}/plain/x");
