@@ -106,10 +106,13 @@ fn decide(mode: u32, st_uid: u32, fs_type: i64, uid: u32, terminal: bool) -> Own
 /// namespace) and EROFS leave the fd as it is, as for runc.
 pub fn hand_to_user(uid: u32, terminal: bool) -> Result<()> {
     use nix::errno::Errno;
-    for fd in 0..3 {
-        // SAFETY: fds 0-2 are only borrowed for fstat/fstatfs/fchown; a
-        // closed one fails fstat and is skipped.
-        let b = unsafe { BorrowedFd::borrow_raw(fd) };
+    use std::os::fd::AsFd;
+    let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    for (fd, b) in [stdin.as_fd(), stdout.as_fd(), stderr.as_fd()]
+        .into_iter()
+        .enumerate()
+    {
+        // A closed one fails fstat and is skipped.
         let Ok(st) = fstat(b) else { continue };
         if is_null_device(&st) {
             continue;
