@@ -101,10 +101,14 @@ const KNOWN: &[Known] = &[
         why: "husk mounts the read-only tmpfs over a masked directory with size=0 \
               (nothing can ever be stored there); runc gives no size (linux/paths.rs)",
         matches: |_, s, l| {
-            // A read-only tmpfs: only masked directories are (the cgroup
-            // tmpfs is matched above).
+            // A read-only tmpfs other than the root: only masked directories
+            // are (the cgroup tmpfs is matched above).
             let f: Vec<&str> = l.split(' ').collect();
-            s == "mounts" && f.len() > 4 && f[2].starts_with("ro,") && f[4] == "tmpfs"
+            s == "mounts"
+                && f.len() > 5
+                && f[0] != "/"
+                && f[2].starts_with("ro,")
+                && f[4] == "tmpfs"
         },
     },
     Known {
@@ -115,6 +119,23 @@ const KNOWN: &[Known] = &[
               returns the default errno (EPERM) (linux/seccomp.rs, owned by the seccomp \
               work)",
         matches: |_, s, l| s == "syscalls" && (l.ends_with(" -1 38") || l.ends_with(" -1 1")),
+    },
+    Known {
+        name: "cgroup2-own-subtree",
+        why: "on cgroup v2 without a cgroup namespace, husk bind-mounts the container's \
+              own cgroup at /sys/fs/cgroup, runc 1.1.5 mounts a new cgroup2 that shows \
+              the host's whole tree (read-only); husk names the source cgroup2, runc \
+              cgroup, also with a cgroup namespace (linux/rootfs.rs)",
+        matches: |_, s, l| {
+            s == "mounts" && l.starts_with("/sys/fs/cgroup ") && l.contains(" cgroup2 ")
+        },
+    },
+    Known {
+        name: "rootfs-keeps-host-flags",
+        why: "when it makes / read-only, husk keeps the flags of the mount the bundle \
+              is on (nosuid, nodev, noexec of a /tmp tmpfs: seen in the cgroup v2 \
+              guest); runc's remount clears them (linux/rootfs.rs)",
+        matches: |_, s, l| s == "mounts" && l.starts_with("/ "),
     },
     Known {
         name: "cgroupns-systemd-source",
