@@ -13,8 +13,7 @@ pub enum HuskError {
     NotRunning(String),
     /// Operation not allowed in the container's current status.
     WrongState(String),
-    /// Fail with this exit code (exec: 127 for a missing command, 126 for
-    /// one that cannot be executed, as Docker expects).
+    /// Fail with this exit code (exec: 255 for any failure, as runc).
     Exit(i32, String),
 }
 

@@ -1072,6 +1072,116 @@ fn kill_all_and_delete_remove_everything() {
     assert_nothing_left(&fx, &fx.id);
 }
 
+#[test]
+fn kill_all_of_a_stopped_container_succeeds() {
+    if !require_root() {
+        return;
+    }
+    // containerd sends `kill --all` after the init exited; nothing left to
+    // signal is not an error (runc: signalAllProcesses of an empty cgroup).
+    let fx = Fixture::new("cg-killall-stopped");
+    fx.set_args(&["true"]);
+    fx.create();
+    fx.run_ok(&["start", &fx.id]);
+    fx.wait_status(&fx.id, "stopped");
+    fx.run_ok(&["kill", "--all", &fx.id, "KILL"]);
+    fx.run_ok(&["kill", "-a", &fx.id, "0"]);
+    assert_eq!(fx.status_of(&fx.id), "stopped");
+    // Without --all, a stopped container still cannot be signalled.
+    assert_clean_error(&fx.husk(&["kill", &fx.id, "KILL"]));
+    fx.run_ok(&["delete", &fx.id]);
+    assert_nothing_left(&fx, &fx.id);
+}
+
+/// Freezes (or thaws) the cgroup directory `d` the way `pause` does.
+fn set_frozen(d: &Path, frozen: bool) {
+    if is_v2() {
+        fs::write(d.join("cgroup.freeze"), if frozen { "1" } else { "0" }).unwrap();
+    } else {
+        let v = if frozen { "FROZEN" } else { "THAWED" };
+        fs::write(d.join("freezer.state"), v).unwrap();
+    }
+}
+
+#[test]
+fn create_in_a_frozen_cgroup_fails_fast() {
+    if !require_root() {
+        return;
+    }
+    // runc 1.1.5 refuses "container's cgroup unexpectedly frozen" before
+    // creating anything; a process put in a frozen cgroup would never run
+    // and create would wait for it forever.
+    let fx = Fixture::new("cg-frozen");
+    fx.set_args(&["true"]);
+    let ctrl = if is_v2() { "" } else { "freezer" };
+    let dir = cg_dir(&fx.id, ctrl);
+    fs::create_dir_all(&dir).unwrap();
+    set_frozen(&dir, true);
+    struct Thaw(PathBuf);
+    impl Drop for Thaw {
+        fn drop(&mut self) {
+            set_frozen(&self.0, false);
+        }
+    }
+    let _thaw = Thaw(dir.clone());
+    for cmd in ["create", "run"] {
+        let start = std::time::Instant::now();
+        let out = fx.husk(&[cmd, "--bundle", fx.bundle_str(), &fx.id]);
+        assert_clean_error(&out);
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{cmd} took {:?}",
+            start.elapsed()
+        );
+        assert!(stderr_str(&out).contains("frozen"), "{}", describe(&out));
+        assert!(!fx.state_dir(&fx.id).exists(), "{cmd} left its state");
+        // The cgroup is the caller's: still there, still frozen.
+        assert!(dir.is_dir());
+    }
+    if !is_husk() {
+        // runc 1.1.5 only reads the freezer state of the cgroup itself: under
+        // a frozen parent its create hangs.
+        return;
+    }
+    // A cgroup to be made under a frozen parent is refused the same way.
+    fx.set_cgroup_for(&format!("{}/child", fx.id));
+    let out = fx.husk(&["create", "--bundle", fx.bundle_str(), &fx.id]);
+    assert_clean_error(&out);
+    assert!(stderr_str(&out).contains("frozen"), "{}", describe(&out));
+    assert!(!fx.state_dir(&fx.id).exists());
+}
+
+#[test]
+fn spec_has_a_cgroup_namespace_on_v2_only() {
+    if !require_root() {
+        return;
+    }
+    // runc spec adds one when /sys/fs/cgroup is cgroup2 (IsCgroup2UnifiedMode).
+    let fx = Fixture::new("cg-spec");
+    for rootless in [false, true] {
+        let dir = fx.dir.join(format!("spec-{rootless}"));
+        fs::create_dir_all(&dir).unwrap();
+        let mut args = vec!["spec", "--bundle", dir.to_str().unwrap()];
+        if rootless {
+            args.push("--rootless");
+        }
+        fx.run_ok(&args);
+        let text = fs::read_to_string(dir.join("config.json")).unwrap();
+        let spec: Value = serde_json::from_str(&text).unwrap();
+        let types: Vec<&str> = spec["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            types.contains(&"cgroup"),
+            is_v2(),
+            "rootless={rootless}: {types:?}"
+        );
+    }
+}
+
 /// A relative or empty cgroupsPath lands under husk's own /husk parent,
 /// never under the caller's cgroup (husk only: runc nests it under its own
 /// cgroup).

@@ -92,8 +92,25 @@ fn missing_executable() {
     // executable is looked up: all must go.
     let fx = Fixture::new("no-exec");
     fx.set_args(&["no-such-program"]);
-    create_fails_cleanly(&fx);
-    run_fails_cleanly(&fx);
+    // runc 1.1.5: status 1 (not exec's 255), and Go's LookPath words,
+    // which Docker maps to 127.
+    let words = "exec: \"no-such-program\": executable file not found in $PATH";
+    for out in [create_fails_cleanly(&fx), run_fails_cleanly(&fx)] {
+        assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+        // (runc's log line on stderr escapes the quotes)
+        let err = stderr_str(&out).replace("\\\"", "\"");
+        assert!(err.contains(words), "{}", describe(&out));
+    }
+    fx.set_args(&["/etc"]);
+    for out in [create_fails_cleanly(&fx), run_fails_cleanly(&fx)] {
+        assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+        let err = stderr_str(&out).replace("\\\"", "\"");
+        assert!(
+            err.contains("exec: \"/etc\": permission denied"),
+            "{}",
+            describe(&out)
+        );
+    }
 }
 
 #[test]

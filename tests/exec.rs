@@ -128,6 +128,82 @@ fn exec_joins_the_containers_cgroup() {
     );
 }
 
+/// The cgroup of each hierarchy of /proc/PID/cgroup text: (controllers, path).
+fn cgroup_lines(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let _id = f.next()?;
+            Some((f.next()?.to_string(), f.next()?.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn exec_into_sub_cgroups() {
+    if !require_root() {
+        return;
+    }
+    let fx = Fixture::new("exec-subcg");
+    fx.run_detached_sleeper();
+    let dirs = cgroup_dirs_of(&fx.id);
+    for d in &dirs {
+        fs::create_dir(d.join("sub")).unwrap();
+        // A v1 cpuset cgroup takes no process before it has cpus and mems.
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            if let Ok(v) = fs::read_to_string(d.join(f)) {
+                fs::write(d.join("sub").join(f), v.trim()).unwrap();
+            }
+        }
+    }
+    let base = format!("{CGROUP_PARENT}/{}", fx.id);
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+
+    // PATH alone: every hierarchy.
+    let out = fx.exec(&["--cgroup", "sub", &fx.id, "cat", "/proc/self/cgroup"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    for (ctrls, path) in cgroup_lines(&stdout_str(&out)) {
+        assert_eq!(path, format!("{base}/sub"), "{ctrls}: {}", describe(&out));
+    }
+
+    if !v2 {
+        // CONTROLLER:PATH: that hierarchy only (both of a shared one).
+        let out = fx.exec(&["--cgroup", "pids:sub", &fx.id, "cat", "/proc/self/cgroup"]);
+        assert!(out.status.success(), "{}", describe(&out));
+        let lines = cgroup_lines(&stdout_str(&out));
+        for (ctrls, path) in &lines {
+            let want = if ctrls == "pids" {
+                format!("{base}/sub")
+            } else {
+                base.clone()
+            };
+            assert_eq!(*path, want, "{ctrls}: {}", describe(&out));
+        }
+        assert!(lines.iter().any(|(c, _)| c == "pids"), "{lines:?}");
+    }
+
+    // A controller the container has no hierarchy for (on v2: any), two
+    // paths without controllers, a missing sub-cgroup: runc refuses them.
+    let bad: Vec<Vec<&str>> = vec![
+        vec!["--cgroup", "nosuchcontroller:sub"],
+        vec!["--cgroup", if v2 { "pids:sub" } else { "nosuch2,pids:sub" }],
+        vec!["--cgroup", "sub", "--cgroup", "sub"],
+        vec!["--cgroup", "missing"],
+    ];
+    for flags in bad {
+        let mut args = flags.clone();
+        args.extend([fx.id.as_str(), "true"]);
+        let out = fx.exec(&args);
+        assert_clean_error(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(255),
+            "{flags:?}: {}",
+            describe(&out)
+        );
+    }
+}
+
 #[test]
 fn exec_env_and_cwd_flags() {
     if !require_root() {
@@ -384,6 +460,39 @@ fn exec_process_file() {
 }
 
 #[test]
+fn exec_process_file_without_capabilities_gets_the_containers() {
+    if !require_root() {
+        return;
+    }
+    // runc: a process without capabilities runs with the container's
+    // (config.json's), not with root's full set.
+    let fx = Fixture::new("exec-process-nocaps");
+    fx.run_detached_sleeper();
+    let p = fx.dir.join("process.json");
+    fs::write(
+        &p,
+        json!({
+            "user": {"uid": 0, "gid": 0},
+            "args": ["/bin/grep", "-E", "^Cap(Bnd|Eff|Prm)", "/proc/self/status"],
+            "cwd": "/",
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = fx.exec(&["--process", p.to_str().unwrap(), &fx.id]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let text = stdout_str(&out);
+    // CAP_AUDIT_WRITE, CAP_KILL, CAP_NET_BIND_SERVICE (the base config).
+    for set in ["CapBnd", "CapEff", "CapPrm"] {
+        assert_eq!(
+            status_field(&text, set),
+            Some("0000000020000420"),
+            "{set}: {text}"
+        );
+    }
+}
+
+#[test]
 fn exec_preserve_fds() {
     if !require_root() {
         return;
@@ -417,58 +526,81 @@ fn exec_preserve_fds() {
     assert_eq!(read_pipe(&r, Duration::from_secs(5)), "");
 }
 
-#[test]
-fn exec_missing_command() {
-    if !require_root() {
-        return;
+/// The exit code Docker gives a failed start or exec, from the runtime's
+/// error text (moby daemon/errors.go setExitCodeFromError): 126 for
+/// "permission denied" or "is a directory", 127 for "not a directory",
+/// "executable file not found" or "no such file or directory", else 128.
+fn docker_exit_code(err: &str) -> i32 {
+    let e = err.to_lowercase();
+    if e.contains("permission denied") || e.contains("is a directory") {
+        126
+    } else if e.contains("not a directory")
+        || e.contains("executable file not found")
+        || e.contains("no such file or directory")
+    {
+        127
+    } else {
+        128
     }
-    let fx = Fixture::new("exec-missing");
-    let init = fx.run_detached_sleeper();
-    // runc 1.1.5: exit 255, `exec: "/nonexistent": stat /nonexistent: no
-    // such file or directory`; for a bare name `executable file not found in
-    // $PATH` (without the errno words). husk: 127 as Docker maps it.
-    let out = fx.exec(&[&fx.id, "/nonexistent"]);
-    assert_clean_error(&out);
-    assert!(
-        stderr_str(&out).contains("no such file or directory"),
-        "{}",
-        describe(&out)
-    );
-    if is_husk() {
-        assert_eq!(out.status.code(), Some(127), "{}", describe(&out));
-        let out = fx.exec(&[&fx.id, "no-such-command"]);
-        assert_eq!(out.status.code(), Some(127), "{}", describe(&out));
-        assert!(
-            stderr_str(&out).contains("no such file or directory"),
-            "{}",
-            describe(&out)
-        );
-    }
-    assert_eq!(fx.status_of(&fx.id), "running");
-    assert!(process_alive(init));
 }
 
 #[test]
-fn exec_non_executable_file() {
+fn exec_failures_exit_255_with_runcs_words() {
     if !require_root() {
         return;
     }
-    let fx = Fixture::new("exec-noexec");
+    let fx = Fixture::new("exec-fail-words");
     fs::write(fx.rootfs.join("not-executable"), "#!/bin/sh\necho ran\n").unwrap();
-    fx.run_detached_sleeper();
-    // runc 1.1.5: exit 255, `exec: "/not-executable": permission denied`.
-    let out = fx.exec(&[&fx.id, "/not-executable"]);
-    assert_clean_error(&out);
-    assert!(
-        stderr_str(&out).contains("permission denied"),
-        "{}",
-        describe(&out)
-    );
-    assert!(!stdout_str(&out).contains("ran"), "{}", describe(&out));
-    if is_husk() {
-        assert_eq!(out.status.code(), Some(126), "{}", describe(&out));
+    fs::write(fx.rootfs.join("bin/plain-in-path"), "#!/bin/sh\necho ran\n").unwrap();
+    fs::create_dir(fx.rootfs.join("adir")).unwrap();
+    let init = fx.run_detached_sleeper();
+    // (command, runc 1.1.5's words, Docker's exit code for them)
+    let cases = [
+        (
+            "/nonexistent",
+            "exec: \"/nonexistent\": stat /nonexistent: no such file or directory",
+            127,
+        ),
+        (
+            "no-such-command",
+            "exec: \"no-such-command\": executable file not found in $PATH",
+            127,
+        ),
+        // Found on PATH but not executable: Go's LookPath says not found.
+        (
+            "plain-in-path",
+            "exec: \"plain-in-path\": executable file not found in $PATH",
+            127,
+        ),
+        (
+            "/not-executable",
+            "exec: \"/not-executable\": permission denied",
+            126,
+        ),
+        ("/adir", "exec: \"/adir\": permission denied", 126),
+        (
+            "/not-executable/x",
+            "exec: \"/not-executable/x\": stat /not-executable/x: not a directory",
+            127,
+        ),
+    ];
+    for (cmd, words, docker) in cases {
+        let out = fx.exec(&[&fx.id, cmd]);
+        assert_clean_error(&out);
+        // runc: fatalWithCode(..., 255) for every failed exec.
+        assert_eq!(out.status.code(), Some(255), "{cmd}: {}", describe(&out));
+        // (runc's error may come as a log line, with its quotes escaped)
+        let err = stderr_str(&out).replace("\\\"", "\"");
+        assert!(
+            err.contains(words),
+            "{cmd}: want {words:?}\n{}",
+            describe(&out)
+        );
+        assert_eq!(docker_exit_code(&err), docker, "{cmd}: {err}");
+        assert!(!stdout_str(&out).contains("ran"), "{}", describe(&out));
     }
     assert_eq!(fx.status_of(&fx.id), "running");
+    assert!(process_alive(init));
 }
 
 #[test]
@@ -480,6 +612,7 @@ fn exec_into_an_unknown_container() {
     fs::create_dir_all(&fx.root).unwrap();
     let out = fx.exec(&["no-such-container", "true"]);
     assert_clean_error(&out);
+    assert_eq!(out.status.code(), Some(255), "{}", describe(&out));
     assert!(
         stderr_str(&out).contains("does not exist"),
         "{}",
@@ -503,6 +636,7 @@ fn exec_into_a_stopped_container() {
     fx.wait_status(&fx.id, "stopped");
     let out = fx.exec(&[&fx.id, "sh", "-c", "touch /out/ran"]);
     assert_clean_error(&out);
+    assert_eq!(out.status.code(), Some(255), "{}", describe(&out));
     // runc 1.1.5: "cannot exec in a stopped container".
     let err = stderr_str(&out);
     assert!(

@@ -281,6 +281,44 @@ fn kill_with_sigusr1_is_delivered() {
 }
 
 #[test]
+fn kill_with_signal_0_and_a_realtime_signal_number() {
+    if !require_root() {
+        return;
+    }
+    let fx = Fixture::new("kill-rt");
+    let out_dir = fx.bind_host_dir("out", "/out");
+    fx.set_sh(
+        "trap 'echo RT37 > /out/signal; exit 0' 37; touch /out/ready; \
+         while :; do sleep 0.05; done",
+    );
+    fx.create();
+    fx.run_ok(&["start", &fx.id]);
+    assert!(
+        wait_until(STATE_TIMEOUT, || out_dir.join("ready").exists()),
+        "not ready"
+    );
+    // Signal 0 only checks that the init is there (kill(2)).
+    fx.run_ok(&["kill", &fx.id, "0"]);
+    assert_eq!(fx.status_of(&fx.id), "running");
+    assert!(!out_dir.join("signal").exists());
+    // SIGRTMIN+3 by number, as runc takes any number.
+    fx.run_ok(&["kill", &fx.id, "37"]);
+    fx.wait_status(&fx.id, "stopped");
+    assert_eq!(
+        fs::read_to_string(out_dir.join("signal")).unwrap_or_default(),
+        "RT37\n"
+    );
+    // Stopped: signal 0 is refused like any other.
+    let out = fx.husk(&["kill", &fx.id, "0"]);
+    assert_clean_error(&out);
+    assert!(
+        stderr_str(&out).contains("not running"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
 fn kill_of_a_created_container_stops_it() {
     if !require_root() {
         return;

@@ -67,6 +67,112 @@ fn user_ids_and_additional_groups() {
 }
 
 #[test]
+fn duplicate_additional_groups_are_set_once() {
+    if !require_root() {
+        return;
+    }
+    let fx = Fixture::new("user-dup-groups");
+    fx.config_mut()["process"]["user"] =
+        json!({"uid": 1000, "gid": 1000, "additionalGids": [5, 2000, 5, 1000, 2000]});
+    let out = fx.run_sh("cat /proc/self/status");
+    // The kernel keeps duplicates that setgroups is given; runc drops them.
+    assert_eq!(status_field(&out, "Groups"), Some("5 1000 2000"), "{out}");
+}
+
+/// Runs the fixture's container in the foreground with stdin from the host's
+/// /dev/null and stdout and stderr on pipes of this test (as containerd's
+/// shim gives them), not on files; returns (exit code, stdout, stderr).
+fn run_on_pipes(fx: &Fixture) -> (Option<i32>, String, String) {
+    use std::process::{Command, Stdio};
+    fx.write_config();
+    let (out_r, out_w) = pipe();
+    let (err_r, err_w) = pipe();
+    let mut child = Command::new(runtime())
+        .args([
+            "--root",
+            fx.root_str(),
+            "run",
+            "--bundle",
+            fx.bundle_str(),
+            &fx.id,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(out_w))
+        .stderr(Stdio::from(err_w))
+        .spawn()
+        .expect("spawn the runtime");
+    let status = wait_timeout(&mut child, COMMAND_TIMEOUT);
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    drop(child);
+    let out = read_pipe(&out_r, STATE_TIMEOUT);
+    let err = read_pipe(&err_r, STATE_TIMEOUT);
+    let status = status.unwrap_or_else(|| panic!("run did not finish:\n{out}\n{err}"));
+    (status.code(), out, err)
+}
+
+#[test]
+fn stdio_pipes_belong_to_a_non_root_user() {
+    if !require_root() {
+        return;
+    }
+    let fx = Fixture::new("stdio-owner");
+    fx.config_mut()["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    fx.set_sh(
+        "echo ==owners==; stat -L -c '%u %F' /proc/self/fd/1 /proc/self/fd/2; \
+         echo ==reopen==; echo via-dev-stdout > /dev/stdout; \
+         echo via-dev-stderr > /dev/stderr; echo ==end==",
+    );
+    use std::os::unix::fs::MetadataExt;
+    let owner = |m: fs::Metadata| (m.uid(), m.gid());
+    let null_before = owner(fs::metadata("/dev/null").unwrap());
+    let (code, out, err) = run_on_pipes(&fx);
+    assert_eq!(code, Some(0), "stdout: {out}\nstderr: {err}");
+    assert_eq!(section(&out, "owners"), "1000 fifo\n1000 fifo\n", "{out}");
+    assert_eq!(section(&out, "reopen"), "via-dev-stdout\n", "{out}\n{err}");
+    assert!(err.contains("via-dev-stderr"), "stderr: {err}");
+    // The host's /dev/null given as stdin is never handed over.
+    let null_after = owner(fs::metadata("/dev/null").unwrap());
+    assert_eq!(
+        null_before, null_after,
+        "the host's /dev/null changed owner"
+    );
+}
+
+#[test]
+fn stdio_files_of_the_caller_keep_their_owner() {
+    if !require_root() {
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let fx = Fixture::new("stdio-file");
+    fx.config_mut()["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    fx.set_sh("stat -L -c '%u %F' /proc/self/fd/1");
+    // create's stdout and stderr are files of the test: the container
+    // inherits them.
+    fx.create();
+    let (out, err) = fx.last_logs();
+    fx.run_ok(&["start", &fx.id]);
+    fx.wait_status(&fx.id, "stopped");
+    let text = fs::read_to_string(&out).unwrap();
+    assert!(text.contains("regular"), "{text}");
+    let owner = fs::metadata(&out).unwrap().uid();
+    if is_husk() {
+        // A host file is not the container's to take: only pipes and
+        // husk's own pty change owner.
+        assert_eq!(owner, 0, "{text}");
+        assert_eq!(fs::metadata(&err).unwrap().uid(), 0);
+    } else {
+        eprintln!(
+            "note: {} gave the caller's stdout file to uid {owner}",
+            runtime()
+        );
+    }
+}
+
+#[test]
 fn root_user_has_no_supplementary_groups_and_home() {
     if !require_root() {
         return;
@@ -130,6 +236,65 @@ fn cwd_from_config_created_if_missing() {
     fx.config_mut()["process"]["cwd"] = json!("/new/dir");
     assert_eq!(fx.run_sh("pwd"), "/new/dir\n");
     assert!(fx.rootfs.join("new/dir").is_dir());
+}
+
+#[test]
+fn cwd_only_root_can_enter() {
+    if !require_root() {
+        return;
+    }
+    let fx = Fixture::new("cwd-root-only");
+    let d = fx.rootfs.join("root-only");
+    fs::create_dir(&d).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).unwrap();
+    fx.config_mut()["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    fx.config_mut()["process"]["cwd"] = json!("/root-only");
+    // chdir happens while still root; the user then works in a directory
+    // it could not have entered itself.
+    assert_eq!(fx.run_sh("pwd; id -u"), "/root-only\n1000\n");
+}
+
+#[test]
+fn cwd_only_the_user_can_enter() {
+    if !require_root() {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    // In a user namespace (0..65536 → 100000..), root cannot enter a
+    // directory whose owner is not mapped (no capability over it) and
+    // whose only access is for the user's group.
+    const HOST: u32 = 100000;
+    let fx = Fixture::new("cwd-user-only");
+    let d = fx.rootfs.join("user-only");
+    fs::create_dir(&d).unwrap();
+    host_cmd(&["chown", &format!("0:{}", HOST + 1000), d.to_str().unwrap()]);
+    fs::set_permissions(&d, fs::Permissions::from_mode(0o070)).unwrap();
+    {
+        let mut c = fx.config_mut();
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        let map = json!([{"containerID": 0, "hostID": HOST, "size": 65536}]);
+        c["linux"]["uidMappings"] = map.clone();
+        c["linux"]["gidMappings"] = map;
+        c["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+        c["process"]["cwd"] = json!("/user-only");
+    }
+    assert_eq!(fx.run_sh("pwd; id -u"), "/user-only\n1000\n");
+    // Nobody may enter it: a clean error naming process.cwd.
+    fx.config_mut()["process"]["user"] = json!({"uid": 1001, "gid": 1001});
+    fx.set_sh("pwd");
+    let out = fx.run_container();
+    assert_clean_error(&out);
+    if is_husk() {
+        assert!(
+            stderr_str(&out).contains("process.cwd"),
+            "{}",
+            describe(&out)
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -730,6 +895,28 @@ fn capabilities_from_config() {
         Some("0000000000000001"),
         "{out}"
     );
+}
+
+#[test]
+fn no_capabilities_field_means_no_capabilities() {
+    if !require_root() {
+        return;
+    }
+    // runc drops every set when process.capabilities is absent; husk used to
+    // leave root's full set.
+    let fx = Fixture::new("caps-absent");
+    fx.config_mut()["process"]
+        .as_object_mut()
+        .unwrap()
+        .remove("capabilities");
+    let out = fx.run_sh("cat /proc/self/status");
+    for set in ["CapBnd", "CapEff", "CapPrm", "CapInh", "CapAmb"] {
+        assert_eq!(
+            status_field(&out, set),
+            Some("0000000000000000"),
+            "{set}: {out}"
+        );
+    }
 }
 
 #[test]

@@ -142,6 +142,59 @@ fn exec_with_a_terminal_in_a_terminal_container() {
 }
 
 #[test]
+fn the_terminal_belongs_to_a_non_root_user() {
+    if !require_root() {
+        return;
+    }
+    // runc hands the pty to process.user before the uid switch, so the
+    // process can reopen its terminal; for exec too.
+    let script = "stat -L -c 'owner %u' /proc/self/fd/0; \
+                  echo via-dev-tty > /dev/tty && echo tty-ok; \
+                  echo via-stdout > /dev/stdout && echo stdout-ok; echo done";
+    let fx = terminal_fixture("tty-user", &format!("{script}; exec sleep 1000"));
+    fx.config_mut()["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    let sock = ConsoleSocket::listen(&fx.dir.join("console.sock"));
+    fx.run_ok(&[
+        "run",
+        "-d",
+        "--bundle",
+        fx.bundle_str(),
+        "--console-socket",
+        sock.path_str(),
+        &fx.id,
+    ]);
+    let msg = sock.wait(COMMAND_TIMEOUT).expect("console socket message");
+    let text = read_pty(&msg.fds[0], STATE_TIMEOUT, |s| s.contains("done"));
+    let want = [
+        "owner 1000",
+        "via-dev-tty",
+        "tty-ok",
+        "via-stdout",
+        "stdout-ok",
+        "done",
+    ];
+    assert_eq!(pty_lines(&text), want, "{text:?}");
+
+    let sock2 = ConsoleSocket::listen(&fx.dir.join("console2.sock"));
+    fx.run_ok(&[
+        "exec",
+        "-d",
+        "-t",
+        "--user",
+        "1000:1000",
+        "--console-socket",
+        sock2.path_str(),
+        &fx.id,
+        "sh",
+        "-c",
+        script,
+    ]);
+    let msg = sock2.wait(COMMAND_TIMEOUT).expect("console socket message");
+    let text = read_pty(&msg.fds[0], STATE_TIMEOUT, |s| s.contains("done"));
+    assert_eq!(pty_lines(&text), want, "exec: {text:?}");
+}
+
+#[test]
 fn terminal_without_console_socket_fails_cleanly() {
     if !require_root() {
         return;

@@ -586,6 +586,45 @@ impl Cgroup {
         .unwrap_or(false)
     }
 
+    /// Before `create`: the frozen directory, if the cgroup exists frozen,
+    /// is being frozen, or would be created under a frozen ancestor. A
+    /// process moved in there could never run, and `create` would wait for
+    /// it forever. runc refuses such a cgroup ("unexpectedly frozen"); so
+    /// does husk, naming it, and thaws nothing it did not freeze itself.
+    /// Checked: the v1 freezer hierarchy and the cgroup2 one (v2, or the
+    /// unified mount of a hybrid host: its freezer works there too).
+    pub fn frozen_before_create(&mut self) -> Result<Option<PathBuf>> {
+        if self.path.is_empty() {
+            return Ok(None);
+        }
+        let rel = self.rel();
+        let (freezer, unified) = match self.layout()? {
+            Layout::V2 { mount } => (None, Some(mount.clone())),
+            l @ Layout::V1 { unified, .. } => (
+                l.v1_mount("freezer").map(Path::to_path_buf),
+                unified.clone(),
+            ),
+        };
+        if let Some(m) = freezer {
+            if let Some(d) = nearest_existing(&m, &rel) {
+                let st = std::fs::read_to_string(d.join("freezer.state")).unwrap_or_default();
+                if matches!(st.trim(), "FROZEN" | "FREEZING") {
+                    return Ok(Some(d));
+                }
+            }
+        }
+        if let Some(m) = unified {
+            if let Some(d) = nearest_existing(&m, &rel) {
+                let ev = std::fs::read_to_string(d.join("cgroup.events")).unwrap_or_default();
+                let freeze = std::fs::read_to_string(d.join("cgroup.freeze")).unwrap_or_default();
+                if ev.lines().any(|l| l == "frozen 1") || freeze.trim() == "1" {
+                    return Ok(Some(d));
+                }
+            }
+        }
+        Ok(None)
+    }
+
     /// Freeze (pause) or thaw (resume) every process of the cgroup, and wait
     /// until the kernel says it is done.
     pub fn freeze(&mut self, frozen: bool) -> Result<()> {
@@ -676,6 +715,21 @@ impl Cgroup {
         }
         Ok(())
     }
+}
+
+/// `mount/rel` if it exists, else its nearest existing ancestor below the
+/// mount point (the root cgroup cannot be frozen); None if none exists.
+fn nearest_existing(mount: &Path, rel: &str) -> Option<PathBuf> {
+    let mut d = mount.join(rel);
+    while d != mount {
+        if d.is_dir() {
+            return Some(d);
+        }
+        if !d.pop() || !d.starts_with(mount) {
+            return None;
+        }
+    }
+    None
 }
 
 fn collect_pids(dir: &Path, out: &mut Vec<i32>) -> Result<()> {

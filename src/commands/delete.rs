@@ -51,7 +51,7 @@ pub fn delete(c: &Container, force: bool) -> Result<()> {
 /// cgroup), then wait until it is gone: no fixed sleep, the pidfd says when.
 fn kill_and_wait(c: &Container) -> Result<()> {
     if c.state.shared_pid_ns {
-        let _ = super::kill::signal_all(c, Signal::SIGKILL);
+        let _ = super::kill::signal_all(c, libc::SIGKILL);
     }
     if let Some(fd) = super::kill::init_pidfd(c) {
         let _ = crate::linux::sys::pidfd_send_signal(fd.as_fd(), Signal::SIGKILL as i32);

@@ -13,7 +13,23 @@ use oci_spec::runtime::{Capability, LinuxCapabilities, Process};
 use std::path::PathBuf;
 use std::str::FromStr;
 
+/// runc's exit status for a failed exec, whatever the reason (no such
+/// container, not running, a bad process, a missing command, ...); the
+/// process' own status otherwise.
+const EXEC_FAILED: i32 = 255;
+
 pub fn run(cli: &Cli, a: &ExecArgs) -> Result<i32> {
+    exec_in(cli, a).map_err(|e| {
+        if e.downcast_ref::<HuskError>()
+            .is_some_and(|h| matches!(h, HuskError::Exit(..)))
+        {
+            return e;
+        }
+        anyhow::Error::new(HuskError::Exit(EXEC_FAILED, format!("{e:#}")))
+    })
+}
+
+fn exec_in(cli: &Cli, a: &ExecArgs) -> Result<i32> {
     let c = Container::load(&cli.root, &a.id)?;
     match c.status() {
         Status::Created | Status::Running => {}
@@ -95,13 +111,6 @@ pub fn run(cli: &Cli, a: &ExecArgs) -> Result<i32> {
         preserve_fds: a.preserve_fds,
         subreaper: foreground,
         session_keyring: (!c.state.no_new_keyring).then(|| format!("_ses.{}", a.id)),
-    })
-    .map_err(|e| {
-        let msg = format!("{e:#}");
-        match exec_error_code(&msg) {
-            Some(code) => anyhow::Error::new(HuskError::Exit(code, msg)),
-            None => e,
-        }
     })?;
     if let Some(p) = &a.pid_file {
         crate::process::parent::write_pid_file(p, pid)?;
@@ -127,30 +136,20 @@ pub fn run(cli: &Cli, a: &ExecArgs) -> Result<i32> {
     Ok(code)
 }
 
-/// Docker turns these words into exit codes: keep them, and exit the same.
-fn exec_error_code(msg: &str) -> Option<i32> {
-    if !msg.contains("exec: ") {
-        return None;
-    }
-    if msg.contains("no such file or directory") {
-        Some(127)
-    } else if msg.contains("permission denied") {
-        Some(126)
-    } else {
-        None
-    }
-}
-
 /// The process to run: `--process FILE` as is, or the container's own
 /// process with the command line's overrides (runc's rules).
 fn build_process(a: &ExecArgs, base: Option<&Process>) -> Result<Process> {
     if let Some(f) = &a.process {
         let data =
             std::fs::read(f).with_context(|| format!("read process file {}", f.display()))?;
-        let p: Process = serde_json::from_slice(&data)
+        let mut p: Process = serde_json::from_slice(&data)
             .with_context(|| format!("parse process file {}", f.display()))?;
         if p.args().as_ref().is_none_or(|a| a.is_empty()) {
             bail!("process file {}: args must not be empty", f.display());
+        }
+        if p.capabilities().is_none() {
+            // As runc: without its own, the process gets the container's.
+            p.set_capabilities(base.and_then(|b| b.capabilities().clone()));
         }
         return Ok(p);
     }
@@ -243,55 +242,112 @@ fn empty_caps() -> LinuxCapabilities {
     c
 }
 
+/// `--cgroup` values as runc reads them: `PATH` alone (every hierarchy; the
+/// only form on cgroup v2) or `CTRL[,CTRL]:PATH`, per controller (v1).
+/// Returns (controller, sub-path) pairs; the controller "" means all.
+fn parse_sub_cgroups(args: &[String]) -> Result<Vec<(String, String)>> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for a in args {
+        let parts: Vec<&str> = a.splitn(3, ':').collect();
+        let (ctrls, sub) = match parts.as_slice() {
+            [sub] if args.len() == 1 => ("", *sub),
+            [_] => bail!("invalid --cgroup argument: {a} (missing <controller>: prefix)"),
+            [ctrls, sub] => (*ctrls, *sub),
+            _ => bail!("invalid --cgroup argument: {a}"),
+        };
+        if sub.split('/').any(|c| c == "..") {
+            bail!("invalid --cgroup argument: {a}: {sub} is not a sub cgroup path");
+        }
+        let sub = sub.trim_start_matches('/').to_string();
+        for ctrl in ctrls.split(',') {
+            out.retain(|(c, _)| c != ctrl);
+            out.push((ctrl.to_string(), sub.clone()));
+        }
+    }
+    Ok(out)
+}
+
 /// The container's cgroup directories, or sub-cgroups of it named by
-/// `--cgroup` (`PATH` for every hierarchy, `CTRL[,CTRL]:PATH` for some).
-fn cgroup_dirs(st: &crate::container::state::State, subs: &[String]) -> Result<Vec<PathBuf>> {
+/// `--cgroup`. A controller the container has no hierarchy for is an
+/// error (runc: "unknown controller"), and so is every controller on v2,
+/// where the one hierarchy has no name. Rootless: only the hierarchies the
+/// container has a cgroup in.
+fn cgroup_dirs(st: &crate::container::state::State, args: &[String]) -> Result<Vec<PathBuf>> {
+    let subs = parse_sub_cgroups(args)?;
     let path = st.cgroup_path.as_str();
     if path.is_empty() {
-        return Ok(vec![]);
+        if subs.is_empty() {
+            return Ok(vec![]);
+        }
+        bail!("--cgroup: the container has no cgroup (linux.cgroupsPath is empty)");
     }
-    // Rootless: only the hierarchies the container has a cgroup in.
     let mut cg = Cgroup::of(st);
     let dirs = cg.dirs()?;
     if subs.is_empty() {
         return Ok(dirs);
     }
+    // The controllers of each v1 hierarchy, by its mount point.
+    let named: Vec<(Vec<String>, PathBuf)> = match cg.layout()? {
+        crate::cgroups::Layout::V1 { hierarchies, .. } => hierarchies.clone(),
+        crate::cgroups::Layout::V2 { .. } => vec![],
+    };
+    for (ctrl, _) in &subs {
+        if !ctrl.is_empty() && !named.iter().any(|(c, _)| c.contains(ctrl)) {
+            bail!(
+                "--cgroup: unknown controller {ctrl:?}: the container has no such cgroup hierarchy"
+            );
+        }
+    }
     let mut out = Vec::new();
-    'dirs: for dir in dirs {
-        for s in subs {
-            let (ctrls, sub) = match s.split_once(':') {
-                Some((c, p)) => (Some(c), p),
-                None => (None, s.as_str()),
-            };
-            let sub = sub.trim_start_matches('/');
-            if sub.split('/').any(|c| c == "..") {
-                bail!("--cgroup {s}: must not contain '..'");
-            }
-            let hierarchy = dir
-                .strip_prefix(crate::cgroups::ROOT)
-                .ok()
-                .and_then(|r| r.components().next())
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let applies = match ctrls {
-                None => true,
-                Some(c) => {
-                    c.split(',').any(|c| hierarchy.split(',').any(|h| h == c))
-                        || dir.as_path()
-                            == std::path::Path::new(crate::cgroups::ROOT)
-                                .join(path.trim_start_matches('/'))
-                }
-            };
-            if applies {
-                let d = dir.join(sub);
+    for dir in dirs {
+        let ctrls: &[String] = named
+            .iter()
+            .find(|(_, mnt)| dir.starts_with(mnt))
+            .map(|(c, _)| c.as_slice())
+            .unwrap_or(&[]);
+        let sub = subs
+            .iter()
+            .find(|(c, _)| c.is_empty() || ctrls.contains(c))
+            .map(|(_, s)| s);
+        match sub {
+            Some(s) => {
+                let d = dir.join(s);
                 if !d.is_dir() {
-                    bail!("--cgroup {s}: {} does not exist", d.display());
+                    bail!("--cgroup: sub-cgroup {} does not exist", d.display());
                 }
                 out.push(d);
-                continue 'dirs;
             }
+            None => out.push(dir),
         }
-        out.push(dir);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_sub_cgroups;
+
+    fn parse(args: &[&str]) -> Result<Vec<(String, String)>, String> {
+        let v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        parse_sub_cgroups(&v).map_err(|e| format!("{e:#}"))
+    }
+
+    #[test]
+    fn sub_cgroup_arguments_as_runc_reads_them() {
+        let p = |c: &str, s: &str| (c.to_string(), s.to_string());
+        assert_eq!(parse(&["sub"]).unwrap(), vec![p("", "sub")]);
+        assert_eq!(
+            parse(&["cpu,memory:a/b", "pids:/c"]).unwrap(),
+            vec![p("cpu", "a/b"), p("memory", "a/b"), p("pids", "c")]
+        );
+        assert!(parse(&["a", "b"])
+            .unwrap_err()
+            .contains("missing <controller>: prefix"));
+        assert!(parse(&["a:b:c"])
+            .unwrap_err()
+            .contains("invalid --cgroup argument"));
+        assert!(parse(&["memory:../x"])
+            .unwrap_err()
+            .contains("not a sub cgroup"));
+    }
 }

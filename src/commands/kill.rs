@@ -5,23 +5,29 @@ use crate::container::Container;
 use crate::error::HuskError;
 use crate::linux::sys;
 use anyhow::{Context, Result};
-use nix::sys::signal::Signal;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 pub fn run(root: &Path, a: &KillArgs) -> Result<()> {
-    let sig = super::parse_signal(a.signal.as_deref().unwrap_or("SIGTERM"))?;
+    // runc's order: an unknown container is reported before a bad signal.
     let c = Container::load(root, &a.id)?;
+    let sig = super::parse_signal(a.signal.as_deref().unwrap_or("SIGTERM"))?;
     let status = c.status();
     if a.all {
         // Also after the init exited, when other processes may remain in a
-        // shared pid namespace (containerd does this).
+        // shared pid namespace (containerd does this): a stopped container
+        // with nothing left to signal is no error, as with runc.
         return signal_all(&c, sig);
     }
     if matches!(status, Status::Stopped | Status::Creating) {
         return Err(HuskError::NotRunning(a.id.clone()).into());
     }
-    signal_init(&c, sig)
+    signal_init(&c, sig)?;
+    if sig == libc::SIGKILL && status == Status::Paused {
+        // A frozen (v1) process only dies once thawed, as runc does.
+        let _ = Cgroup::new(&c.state.cgroup_path).freeze(false);
+    }
+    Ok(())
 }
 
 /// A pidfd for the init, checked against the stored start time after it was
@@ -31,10 +37,10 @@ pub fn init_pidfd(c: &Container) -> Option<OwnedFd> {
     is_alive(c.state.pid, c.state.pid_start_time).then_some(fd)
 }
 
-pub fn signal_init(c: &Container, sig: Signal) -> Result<()> {
+pub fn signal_init(c: &Container, sig: i32) -> Result<()> {
     let fd = init_pidfd(c).ok_or_else(|| HuskError::NotRunning(c.id().to_string()))?;
-    sys::pidfd_send_signal(fd.as_fd(), sig as i32)
-        .with_context(|| format!("send {sig} to the container's init"))
+    sys::pidfd_send_signal(fd.as_fd(), sig)
+        .with_context(|| format!("send signal {sig} to the container's init"))
 }
 
 /// Every process of the container: those of its cgroup; for a rootless
@@ -67,7 +73,11 @@ pub fn container_pids(c: &Container) -> Result<Vec<i32>> {
     Ok(pids)
 }
 
-pub fn signal_all(c: &Container, sig: Signal) -> Result<()> {
+/// Signal every process of the container, each through a pidfd so that a
+/// pid recycled meanwhile is not hit: those of its cgroup; for a rootless
+/// container without a cgroup, those of its own pid namespace. Nothing
+/// left is not an error (runc: `kill --all` of a stopped container works).
+pub fn signal_all(c: &Container, sig: i32) -> Result<()> {
     let mut cg = Cgroup::of(&c.state);
     let pids = match cg.has_none() {
         Ok(true) if c.state.shared_pid_ns && is_alive(c.state.pid, c.state.pid_start_time) => {
@@ -80,13 +90,12 @@ pub fn signal_all(c: &Container, sig: Signal) -> Result<()> {
         Ok(true) => container_pids(c)?,
         _ => cg.pids().unwrap_or_default(),
     };
-    if pids.is_empty() && !is_alive(c.state.pid, c.state.pid_start_time) {
-        return Err(HuskError::NotRunning(c.id().to_string()).into());
-    }
     for pid in pids {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+        if let Ok(fd) = sys::pidfd_open(pid) {
+            let _ = sys::pidfd_send_signal(fd.as_fd(), sig);
+        }
     }
-    if sig == Signal::SIGKILL && cg.is_frozen() {
+    if sig == libc::SIGKILL && cg.is_frozen() {
         let _ = cg.freeze(false);
     }
     Ok(())

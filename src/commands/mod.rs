@@ -107,7 +107,13 @@ pub fn main(dispatch: fn(&Cli, &Command) -> Result<i32>) -> ! {
             }
         }
     }
-    let mut cli = Cli::parse_from(crate::cli::normalize_args(args));
+    let mut cli = match Cli::try_parse_from(crate::cli::normalize_args(args)) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            std::process::exit(usage_exit_code(&e));
+        }
+    };
     if cli.version {
         print_version();
         std::process::exit(0);
@@ -152,6 +158,18 @@ pub fn main(dispatch: fn(&Cli, &Command) -> Result<i32>) -> ! {
     }
 }
 
+/// The exit status of a command line that does not parse, as runc's
+/// (urfave/cli): 3 for an unknown command, 1 for any other usage error, 0
+/// when help was asked for. clap would exit 2.
+fn usage_exit_code(e: &clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        _ if !e.use_stderr() => 0,
+        ErrorKind::InvalidSubcommand => 3,
+        _ => 1,
+    }
+}
+
 fn print_version() {
     let (maj, min, mic) = match libseccomp::ScmpVersion::current() {
         Ok(v) => (v.major, v.minor, v.micro),
@@ -178,12 +196,19 @@ pub fn print_stdout(text: &str) -> Result<()> {
     }
 }
 
-/// Parse a signal given as a name (KILL, SIGKILL, kill) or a number.
-pub fn parse_signal(s: &str) -> Result<nix::sys::signal::Signal> {
+/// The highest signal number the kernel accepts (`_NSIG`, SIGRTMAX).
+const SIGNAL_MAX: i32 = 64;
+
+/// Parse a signal given as a name (KILL, SIGKILL, kill) or a number. Any
+/// number from 0 (no signal: only checks that the process exists) to 64 is
+/// valid, real-time signals (32-64) included, as with runc and kill(1).
+pub fn parse_signal(s: &str) -> Result<i32> {
     use std::str::FromStr;
     if let Ok(n) = s.parse::<i32>() {
-        return nix::sys::signal::Signal::try_from(n)
-            .map_err(|_| anyhow::anyhow!("invalid signal {s:?}"));
+        if (0..=SIGNAL_MAX).contains(&n) {
+            return Ok(n);
+        }
+        anyhow::bail!("invalid signal {s:?}: a number must be 0 to {SIGNAL_MAX}");
     }
     let up = s.to_ascii_uppercase();
     let name = if up.starts_with("SIG") {
@@ -191,5 +216,25 @@ pub fn parse_signal(s: &str) -> Result<nix::sys::signal::Signal> {
     } else {
         format!("SIG{up}")
     };
-    nix::sys::signal::Signal::from_str(&name).map_err(|_| anyhow::anyhow!("invalid signal {s:?}"))
+    nix::sys::signal::Signal::from_str(&name)
+        .map(|sig| sig as i32)
+        .map_err(|_| anyhow::anyhow!("invalid signal {s:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_signal;
+
+    #[test]
+    fn signals_by_name_and_number() {
+        assert_eq!(parse_signal("KILL").unwrap(), 9);
+        assert_eq!(parse_signal("sigterm").unwrap(), 15);
+        assert_eq!(parse_signal("SIGUSR1").unwrap(), 10);
+        assert_eq!(parse_signal("0").unwrap(), 0);
+        assert_eq!(parse_signal("37").unwrap(), 37);
+        assert_eq!(parse_signal("64").unwrap(), 64);
+        for bad in ["65", "-1", "NOPE", "", "SIG"] {
+            assert!(parse_signal(bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -11,17 +11,25 @@ pub fn run(a: &SpecArgs) -> Result<()> {
     if path.symlink_metadata().is_ok() {
         bail!("File {} exists. Remove it first", "config.json");
     }
-    let spec = template(a.rootless);
+    let spec = template(a.rootless, host_is_cgroup_v2());
     let mut text = serde_json::to_string_pretty(&spec)?;
     text.push('\n');
     std::fs::write(&path, text).with_context(|| format!("write {}", path.display()))?;
     Ok(())
 }
 
+/// Whether /sys/fs/cgroup is a cgroup2 mount (a pure v2 host), the test
+/// runc's `spec` makes.
+fn host_is_cgroup_v2() -> bool {
+    crate::cgroups::Layout::detect().is_ok_and(|l| l.is_v2())
+}
+
 /// The starter configuration. `rootless` swaps the network namespace for a
 /// user namespace mapping the caller's ids to root, and drops what an
-/// unprivileged user cannot do.
-pub fn template(rootless: bool) -> Value {
+/// unprivileged user cannot do. On a cgroup v2 host (`cgroup_v2`) the
+/// container gets its own cgroup namespace, as with `runc spec`: its
+/// /sys/fs/cgroup then shows its own cgroup as the root.
+pub fn template(rootless: bool, cgroup_v2: bool) -> Value {
     let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
     let mut devpts_opts = vec![
         "nosuid",
@@ -66,6 +74,9 @@ pub fn template(rootless: bool) -> Value {
         json!({"type": "uts"}),
         json!({"type": "mount"}),
     ]);
+    if cgroup_v2 {
+        namespaces.push(json!({"type": "cgroup"}));
+    }
     if rootless {
         namespaces.push(json!({"type": "user"}));
     }
@@ -111,12 +122,44 @@ pub fn template(rootless: bool) -> Value {
 
 #[cfg(test)]
 mod tests {
+    fn namespaces(v: &serde_json::Value) -> Vec<&str> {
+        v["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap())
+            .collect()
+    }
+
     #[test]
     fn template_parses_as_oci_spec() {
         for rootless in [false, true] {
-            let v = super::template(rootless);
-            let s: oci_spec::runtime::Spec = serde_json::from_value(v).unwrap();
-            assert_eq!(s.hostname().as_deref(), Some("husk"));
+            for v2 in [false, true] {
+                let v = super::template(rootless, v2);
+                let s: oci_spec::runtime::Spec = serde_json::from_value(v).unwrap();
+                assert_eq!(s.hostname().as_deref(), Some("husk"));
+            }
         }
+    }
+
+    #[test]
+    fn cgroup_namespace_only_on_cgroup_v2() {
+        // runc spec's order: after mount, before a rootless user namespace.
+        assert_eq!(
+            namespaces(&super::template(false, false)),
+            ["pid", "network", "ipc", "uts", "mount"]
+        );
+        assert_eq!(
+            namespaces(&super::template(false, true)),
+            ["pid", "network", "ipc", "uts", "mount", "cgroup"]
+        );
+        assert_eq!(
+            namespaces(&super::template(true, true)),
+            ["pid", "ipc", "uts", "mount", "cgroup", "user"]
+        );
+        assert_eq!(
+            namespaces(&super::template(true, false)),
+            ["pid", "ipc", "uts", "mount", "user"]
+        );
     }
 }

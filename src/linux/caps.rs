@@ -30,6 +30,20 @@ pub struct Sets {
     pub ambient: CapsHashSet,
 }
 
+impl Sets {
+    /// No capability at all: what a process without `process.capabilities`
+    /// gets (runc drops every set then too).
+    pub fn none() -> Sets {
+        Sets {
+            bounding: CapsHashSet::new(),
+            effective: CapsHashSet::new(),
+            permitted: CapsHashSet::new(),
+            inheritable: CapsHashSet::new(),
+            ambient: CapsHashSet::new(),
+        }
+    }
+}
+
 pub fn parse(c: &LinuxCapabilities) -> Result<Sets> {
     Ok(Sets {
         bounding: set_of(c.bounding())?,

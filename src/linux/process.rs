@@ -70,13 +70,6 @@ pub fn set_rlimits(p: &Process) -> Result<()> {
     Ok(())
 }
 
-/// chdir to the cwd again, as the container's user: permission checks
-/// apply to that user (enter_cwd ran earlier as root).
-pub fn chdir_cwd(p: &Process) -> Result<()> {
-    let cwd = p.cwd();
-    nix::unistd::chdir(cwd).with_context(|| format!("chdir to process.cwd {}", cwd.display()))
-}
-
 /// Create a missing cwd, as runc does: after pivot_root (so the path is
 /// resolved in the container) and before the root is made read-only.
 pub fn create_cwd(p: &Process) -> Result<()> {
@@ -91,18 +84,28 @@ pub fn create_cwd(p: &Process) -> Result<()> {
     Ok(())
 }
 
+/// The supplementary groups to set: each gid once, in the order given (runc
+/// removes duplicates too; the kernel would keep them).
+fn unique_gids(gids: &[u32]) -> Vec<u32> {
+    let mut out: Vec<u32> = Vec::with_capacity(gids.len());
+    for &g in gids {
+        if !out.contains(&g) {
+            out.push(g);
+        }
+    }
+    out
+}
+
 /// setgroups, setresgid, setresuid, keeping capabilities across the change.
 pub fn set_user(p: &Process, allow_setgroups: bool) -> Result<()> {
     let u = p.user();
     nix::sys::prctl::set_keepcaps(true).context("prctl PR_SET_KEEPCAPS")?;
     if allow_setgroups {
-        let groups: Vec<nix::unistd::Gid> = u
-            .additional_gids()
-            .as_deref()
-            .unwrap_or(&[])
-            .iter()
-            .map(|g| nix::unistd::Gid::from_raw(*g))
-            .collect();
+        let groups: Vec<nix::unistd::Gid> =
+            unique_gids(u.additional_gids().as_deref().unwrap_or(&[]))
+                .into_iter()
+                .map(nix::unistd::Gid::from_raw)
+                .collect();
         nix::unistd::setgroups(&groups).context("setgroups (process.user.additionalGids)")?;
     }
     let gid = nix::unistd::Gid::from_raw(u.gid());
@@ -138,7 +141,9 @@ pub fn prepare_exec(p: &Process) -> Result<Exec> {
         .iter()
         .rev()
         .find_map(|e| e.strip_prefix("PATH="))
-        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        // No PATH: a bare name is not found, as with runc (Go's LookPath
+        // searches nothing); an absolute one still runs.
+        .unwrap_or("");
     let path = lookup(arg0, path_var)?;
     Ok(Exec {
         path: cstring(&path, "process.args[0]")?,
@@ -164,48 +169,61 @@ fn home_of(uid: u32) -> String {
     "/".into()
 }
 
-fn executable(p: &Path) -> std::result::Result<(), std::io::Error> {
-    use std::os::unix::fs::PermissionsExt;
-    let md = std::fs::metadata(p)?;
-    if md.is_dir() || md.permissions().mode() & 0o111 == 0 {
-        return Err(std::io::Error::from_raw_os_error(libc::EACCES));
+/// Go's errno words (lower-case strerror), which runc prints and Docker
+/// matches: "no such file or directory", "permission denied", ...
+fn errno_words(e: nix::errno::Errno) -> String {
+    let desc = e.desc();
+    let mut c = desc.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => format!("errno {}", e as i32),
     }
-    nix::unistd::access(p, nix::unistd::AccessFlags::X_OK).map_err(std::io::Error::from)
 }
 
-/// Find `arg0` like Go's exec.LookPath, with errors that keep the lower-case
-/// words Docker maps to exit codes: "no such file or directory" → 127,
-/// "permission denied" → 126.
+/// Go's exec.findExecutable (as in runc 1.1): a path that exists, is not a
+/// directory and has an execute bit. The error is Go's text.
+fn find_executable(p: &Path) -> std::result::Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let md = std::fs::metadata(p).map_err(|e| {
+        let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+        format!("stat {}: {}", p.display(), errno_words(errno))
+    })?;
+    if md.is_dir() || md.permissions().mode() & 0o111 == 0 {
+        return Err("permission denied".into());
+    }
+    Ok(())
+}
+
+/// The last check runc makes before `create` succeeds: the chosen file can
+/// be executed by us (a noexec mount, an ACL), with runc's words.
+fn can_execute(path: &str) -> Result<()> {
+    nix::unistd::access(path, nix::unistd::AccessFlags::X_OK)
+        .map_err(|e| anyhow::anyhow!("exec {path}: {}", errno_words(e)))
+}
+
+/// Find `arg0` as runc 1.1 does (Go's exec.LookPath, then an access check),
+/// with runc's exact error words, which Docker maps to exit codes: "executable
+/// file not found" and "no such file or directory" give 127, "permission
+/// denied" 126. A bare name that is only found without an execute bit is
+/// "not found", as in Go.
 pub fn lookup(arg0: &str, path_var: &str) -> Result<String> {
     if arg0.contains('/') {
-        return match executable(Path::new(arg0)) {
-            Ok(()) => Ok(arg0.to_string()),
-            Err(e) => bail!("exec: {arg0:?}: {}", io_words(&e)),
-        };
+        if let Err(e) = find_executable(Path::new(arg0)) {
+            bail!("exec: {arg0:?}: {e}");
+        }
+        can_execute(arg0)?;
+        return Ok(arg0.to_string());
     }
-    let mut denied = false;
-    for dir in path_var.split(':') {
+    for dir in path_var.split(':').filter(|_| !path_var.is_empty()) {
         let dir = if dir.is_empty() { "." } else { dir };
         let cand = Path::new(dir).join(arg0);
-        match executable(&cand) {
-            Ok(()) => return Ok(cand.to_string_lossy().into_owned()),
-            Err(e) if e.raw_os_error() == Some(libc::EACCES) => denied = true,
-            Err(_) => {}
+        if find_executable(&cand).is_ok() {
+            let cand = cand.to_string_lossy().into_owned();
+            can_execute(&cand)?;
+            return Ok(cand);
         }
     }
-    if denied {
-        bail!("exec: {arg0:?}: permission denied");
-    }
-    bail!("exec: {arg0:?}: executable file not found in $PATH: no such file or directory")
-}
-
-fn io_words(e: &std::io::Error) -> &'static str {
-    match e.raw_os_error() {
-        Some(libc::ENOENT) => "no such file or directory",
-        Some(libc::EACCES) | Some(libc::EPERM) => "permission denied",
-        Some(libc::ENOTDIR) => "not a directory",
-        _ => "cannot execute",
-    }
+    bail!("exec: {arg0:?}: executable file not found in $PATH")
 }
 
 /// AppArmor profile and SELinux label for the next execve.
@@ -227,12 +245,40 @@ pub fn set_lsm_labels(p: &Process) -> Result<()> {
     Ok(())
 }
 
-/// chdir to the process' cwd and check that the kernel can name it from our
-/// root: a cwd reached through a leaked host fd shows as "(unreachable)" or
-/// fails getcwd (CVE-2024-21626).
-pub fn enter_cwd(p: &Process) -> Result<()> {
+/// chdir to the process' cwd while still root, as runc does, so that a
+/// directory only root may enter works too. Returns false when root was
+/// refused (EACCES/EPERM: e.g. a directory whose owner is not mapped in the
+/// user namespace, or a root-squashing file system): the caller retries
+/// with [`enter_cwd_as_user`] after the uid change, for a directory only
+/// the user may enter. Any other error fails.
+pub fn enter_cwd(p: &Process) -> Result<bool> {
     let cwd = p.cwd();
-    nix::unistd::chdir(cwd).with_context(|| format!("chdir to process.cwd {}", cwd.display()))?;
+    match nix::unistd::chdir(cwd) {
+        Ok(()) => {}
+        Err(nix::errno::Errno::EACCES | nix::errno::Errno::EPERM) => return Ok(false),
+        Err(e) => return Err(e).with_context(|| format!("chdir to process.cwd {}", cwd.display())),
+    }
+    verify_cwd(cwd)?;
+    Ok(true)
+}
+
+/// The retry of [`enter_cwd`], as the container's user.
+pub fn enter_cwd_as_user(p: &Process) -> Result<()> {
+    let cwd = p.cwd();
+    nix::unistd::chdir(cwd).with_context(|| {
+        format!(
+            "chdir to process.cwd {} (as uid {}; root was refused too)",
+            cwd.display(),
+            p.user().uid()
+        )
+    })?;
+    verify_cwd(cwd)
+}
+
+/// Check that the kernel can name the cwd from our root: a cwd reached
+/// through a leaked host fd shows as "(unreachable)" or fails getcwd
+/// (CVE-2024-21626).
+fn verify_cwd(cwd: &Path) -> Result<()> {
     let now = nix::unistd::getcwd().context("getcwd after chdir: cwd is outside the container")?;
     if !now.is_absolute() {
         bail!(
@@ -241,4 +287,64 @@ pub fn enter_cwd(p: &Process) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_uses_runcs_words() {
+        let dir = std::env::temp_dir().join(format!("husk-lookup-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("adir")).unwrap();
+        std::fs::write(dir.join("plain"), "x").unwrap();
+        std::fs::write(dir.join("tool"), "#!/bin/sh\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.join("tool"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let d = dir.to_str().unwrap();
+        let err = |a: &str, path: &str| format!("{:#}", lookup(a, path).unwrap_err());
+        assert_eq!(lookup("tool", d).unwrap(), format!("{d}/tool"));
+        assert_eq!(
+            err("nosuch", d),
+            "exec: \"nosuch\": executable file not found in $PATH"
+        );
+        // Not executable or a directory on PATH: not found, as in Go.
+        assert_eq!(
+            err("plain", d),
+            "exec: \"plain\": executable file not found in $PATH"
+        );
+        assert_eq!(
+            err("adir", d),
+            "exec: \"adir\": executable file not found in $PATH"
+        );
+        assert_eq!(
+            err("tool", ""),
+            "exec: \"tool\": executable file not found in $PATH"
+        );
+        let missing = format!("{d}/missing");
+        assert_eq!(
+            err(&missing, d),
+            format!("exec: {missing:?}: stat {missing}: no such file or directory")
+        );
+        let plain = format!("{d}/plain");
+        assert_eq!(
+            err(&plain, d),
+            format!("exec: {plain:?}: permission denied")
+        );
+        let adir = format!("{d}/adir");
+        assert_eq!(err(&adir, d), format!("exec: {adir:?}: permission denied"));
+        let under_file = format!("{d}/plain/x");
+        assert_eq!(
+            err(&under_file, d),
+            format!("exec: {under_file:?}: stat {under_file}: not a directory")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn duplicate_groups_are_removed_in_order() {
+        assert_eq!(unique_gids(&[5, 5, 1000, 5, 2]), vec![5, 1000, 2]);
+        assert_eq!(unique_gids(&[]), Vec::<u32>::new());
+    }
 }

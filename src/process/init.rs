@@ -145,6 +145,13 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
             .context("setresgid 0 in the new user namespace")?;
         nix::unistd::setresuid(0.into(), 0.into(), 0.into())
             .context("setresuid 0 in the new user namespace")?;
+        if b.has_new_ns(Ns::Ipc) {
+            // Now, not at the clone: the ipc namespace's mqueue root
+            // (/dev/mqueue) belongs to whoever made it, and at the clone we
+            // were nobody (65534) in the new user namespace. The indirect
+            // path unshares it as root too.
+            unshare(CloneFlags::CLONE_NEWIPC).context("unshare ipc namespace")?;
+        }
     }
     if b.has_new_ns(Ns::Cgroup) {
         // After the parent moved us into the container's cgroup, so that

@@ -124,6 +124,13 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
         crate::linux::devices::validate(d)?;
     }
     let idmap_plan = crate::linux::idmap::plan(&bundle)?;
+    if let Some(dir) = Cgroup::new(&cgroup_path).frozen_before_create()? {
+        // The init would be frozen on joining it, and create would hang.
+        bail!(
+            "container's cgroup is frozen: {} (thaw it, or use another linux.cgroupsPath)",
+            dir.display()
+        );
+    }
     if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty())
         && !crate::linux::process::selinux_enabled()
     {
@@ -183,9 +190,12 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
     let direct = joins.is_empty() && !bundle.has_new_ns(Ns::Time);
     let mut flags = 0;
     if direct {
+        let new_user = bundle.has_new_ns(Ns::User);
         for ns in bundle.namespaces() {
-            // The cgroup namespace is unshared by the init once it is in its cgroup.
-            if ns.typ != Ns::Cgroup {
+            // The cgroup namespace is unshared by the init once it is in its
+            // cgroup; with a new user namespace, the ipc one once the init is
+            // root there (see init::run).
+            if ns.typ != Ns::Cgroup && !(new_user && ns.typ == Ns::Ipc) {
                 flags |= ns.clone_flag();
             }
         }

@@ -4,7 +4,7 @@
 
 use super::sync;
 use crate::linux::process::{self, Exec};
-use crate::linux::{caps, sched, seccomp, sys};
+use crate::linux::{caps, sched, seccomp, stdio, sys};
 use anyhow::{Context, Result};
 use oci_spec::runtime::{LinuxPersonality, Process};
 use std::os::fd::OwnedFd;
@@ -41,29 +41,34 @@ pub fn apply<'f>(
     if nnp {
         sys::set_no_new_privs().context("prctl PR_SET_NO_NEW_PRIVS (process.noNewPrivileges)")?;
     }
-    // Check the cwd as root now: a filter may block getcwd (CVE-2024-21626
-    // check); the user's own chdir happens again after the uid change.
-    process::enter_cwd(p)?;
+    // chdir as root now (runc's order), and check the cwd before a filter
+    // could block getcwd (CVE-2024-21626 check). Only if root was refused
+    // is it tried again as the user, after the uid change.
+    let cwd_entered = process::enter_cwd(p)?;
     if let (Some(s), false) = (filter, nnp) {
         if let Some(fd) = s.load()? {
             sync::send_seccomp_fd(sock, &fd)?;
         }
     }
-    let capsets = p.capabilities().as_ref().map(caps::parse).transpose()?;
-    if let Some(c) = &capsets {
-        caps::drop_bounding(&c.bounding)?;
-    }
+    // No process.capabilities means none, as with runc (not root's full set).
+    let capsets = match p.capabilities() {
+        Some(c) => caps::parse(c)?,
+        None => caps::Sets::none(),
+    };
+    caps::drop_bounding(&capsets.bounding)?;
     let setgroups_ok = std::fs::read_to_string("/proc/self/setgroups")
         .map(|s| s.trim() != "deny")
         .unwrap_or(true);
+    // The stdio pipes and our pty become the user's before the switch.
+    stdio::hand_to_user(p.user().uid(), p.terminal().unwrap_or(false))?;
     process::set_user(p, setgroups_ok)?;
-    if let Some(c) = &capsets {
-        caps::apply(c)?;
+    if !cwd_entered {
+        process::enter_cwd_as_user(p)?;
     }
+    caps::apply(&capsets)?;
     if let Some(m) = p.user().umask() {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(m));
     }
-    process::chdir_cwd(p)?;
     let exec = process::prepare_exec(p)?;
     process::set_lsm_labels(p)?;
     // With no_new_privs the filter is loaded by the caller, after the
