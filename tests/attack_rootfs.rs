@@ -57,6 +57,29 @@ fn assert_same_mounts(before: &[String], after: &[String], when: &str) {
 /// The image has `/etc/resolv.conf -> <absolute host path>` (target missing)
 /// and the config bind-mounts a file there: the file the runtime creates
 /// as the mount point is the rootfs's copy of that path, never the host's.
+/// Runs the fixture's container, which must print `stdout`, after the
+/// runtime made a mount point the image's symlink points at
+/// (`host_target` on the host): it must be made inside the rootfs, never on
+/// the host, and nothing is left once the container is gone.
+fn run_and_assert_made_inside(fx: &Fixture, host_target: &Path, stdout: &str) {
+    let out = fx.run_container();
+    assert!(
+        !host_target.exists(),
+        "the runtime created {} ON THE HOST through the image's symlink\n{}",
+        host_target.display(),
+        describe(&out)
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(stdout_str(&out), stdout);
+    assert!(inside(fx, host_target).exists());
+    assert!(
+        mounts_under(&fx.dir).is_empty(),
+        "{:?}",
+        mounts_under(&fx.dir)
+    );
+    assert_nothing_left(fx, &fx.id);
+}
+
 #[test]
 fn bind_onto_a_dangling_absolute_symlink_creates_inside_the_rootfs() {
     if !require_root() {
@@ -74,23 +97,9 @@ fn bind_onto_a_dangling_absolute_symlink_creates_inside_the_rootfs() {
         &["bind", "ro"],
     );
     fx.set_sh("cat /etc/resolv.conf");
-    let out = fx.run_container();
-    assert!(
-        !host_target.exists(),
-        "the runtime created {} ON THE HOST through the image's symlink\n{}",
-        host_target.display(),
-        describe(&out)
-    );
-    assert!(out.status.success(), "{}", describe(&out));
-    assert_eq!(stdout_str(&out), "nameserver 192.0.2.53\n");
     // Like runc's SecureJoin + create: the symlink's target, in the rootfs.
+    run_and_assert_made_inside(&fx, &host_target, "nameserver 192.0.2.53\n");
     assert!(inside(&fx, &host_target).is_file());
-    assert!(
-        mounts_under(&fx.dir).is_empty(),
-        "{:?}",
-        mounts_under(&fx.dir)
-    );
-    assert_nothing_left(&fx, &fx.id);
 }
 
 /// The image's symlink points at a FIFO on the host: making the mount
@@ -198,22 +207,7 @@ fn device_mount_point_in_a_user_namespace_is_created_inside_the_rootfs() {
         c["mounts"] = json!([{"destination": "/proc", "type": "proc", "source": "proc"}]);
     }
     fx.set_sh("echo x >/dev/null && echo written");
-    let out = fx.run_container();
-    assert!(
-        !host_target.exists(),
-        "the runtime created {} ON THE HOST through the image's /dev/null\n{}",
-        host_target.display(),
-        describe(&out)
-    );
-    assert!(out.status.success(), "{}", describe(&out));
-    assert_eq!(stdout_str(&out), "written\n");
-    assert!(inside(&fx, &host_target).exists());
-    assert!(
-        mounts_under(&fx.dir).is_empty(),
-        "{:?}",
-        mounts_under(&fx.dir)
-    );
-    assert_nothing_left(&fx, &fx.id);
+    run_and_assert_made_inside(&fx, &host_target, "written\n");
 }
 
 // ---------------------------------------------------------------------------
