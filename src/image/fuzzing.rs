@@ -55,23 +55,20 @@ pub fn sandbox() {
         )
         .unwrap_or_else(|e| panic!("fuzz sandbox: bind {}: {e}", p.display()));
     }
-    let mountinfo = std::fs::read_to_string("/proc/thread-self/mountinfo").expect("read mountinfo");
-    for line in mountinfo.lines() {
-        let Some(mp) = line.split(' ').nth(4) else {
-            continue;
-        };
-        let mp = unescape(mp);
-        if keep.iter().any(|k| k.as_os_str() == mp.as_str()) {
+    let mounts = crate::linux::mountinfo::read().expect("read mountinfo");
+    for m in &mounts {
+        let mp = &m.mount_point;
+        if keep.contains(mp) {
             continue;
         }
         let r = mount(
             None::<&str>,
-            mp.as_str(),
+            mp.as_path(),
             None::<&str>,
             MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
             None::<&str>,
         );
-        if mp == "/" {
+        if mp == Path::new("/") {
             r.expect("fuzz sandbox: remount / read-only");
         }
     }
@@ -123,32 +120,6 @@ fn fuzzer_output_dirs() -> Vec<PathBuf> {
         }
     }
     out
-}
-
-/// mountinfo escapes space, tab, newline and backslash as \ooo.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let oct = b
-            .get(i + 1..i + 4)
-            .filter(|o| o.iter().all(|c| (b'0'..=b'7').contains(c)));
-        match (b[i], oct) {
-            (b'\\', Some(o)) => {
-                let v = u32::from(o[0] - b'0') * 64
-                    + u32::from(o[1] - b'0') * 8
-                    + u32::from(o[2] - b'0');
-                out.push(v as u8);
-                i += 4;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn interrupt() -> &'static Interrupt {

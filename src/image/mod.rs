@@ -440,30 +440,9 @@ fn is_mount_point(p: &Path) -> Result<bool> {
     if m.dev() != pm.dev() {
         return Ok(true);
     }
-    let info = std::fs::read_to_string("/proc/self/mountinfo").context("read mountinfo")?;
-    let target = p.to_string_lossy();
-    Ok(info
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .any(|mp| unescape(mp) == target))
-}
-
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 4], 8) {
-                out.push(v);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    Ok(crate::linux::mountinfo::read()?
+        .iter()
+        .any(|m| m.mount_point == p))
 }
 
 /// The temporary directory a bundle is built in, next to its target;

@@ -1,4 +1,4 @@
-//! The calling process's /proc/self/mountinfo, parsed.
+//! The calling thread's /proc/thread-self/mountinfo, parsed.
 
 use anyhow::{Context, Result};
 use std::ffi::OsString;
@@ -27,10 +27,11 @@ impl MountEntry {
 }
 
 /// The mounts of our mount namespace, in the kernel's order (a mount
-/// comes after the one it is mounted on).
+/// comes after the one it is mounted on). This thread's: a thread that
+/// unshared its mount namespace (the fuzz sandbox) sees its own.
 pub fn read() -> Result<Vec<MountEntry>> {
-    let text =
-        std::fs::read_to_string("/proc/self/mountinfo").context("read /proc/self/mountinfo")?;
+    let text = std::fs::read_to_string("/proc/thread-self/mountinfo")
+        .context("read /proc/thread-self/mountinfo")?;
     Ok(text.lines().filter_map(parse_line).collect())
 }
 

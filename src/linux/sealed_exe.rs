@@ -104,11 +104,13 @@ pub fn ensure() -> Result<()> {
         }
         return Ok(());
     }
-    let from = identity_of(&nix::sys::stat::fstat(&exe).context("fstat /proc/self/exe")?);
+    let st = nix::sys::stat::fstat(&exe).context("fstat /proc/self/exe")?;
+    let from = identity_of(&st);
     let target = match readonly_clone(std::path::Path::new("/proc/self/exe")) {
         Ok(fd) => fd,
         // EPERM without CAP_SYS_ADMIN (rootless), ENOSYS before Linux 5.12.
-        Err(_) => sealed_copy(&exe).context("make a sealed copy of husk (CVE-2019-5736)")?,
+        Err(_) => sealed_copy(&exe, st.st_size as usize)
+            .context("make a sealed copy of husk (CVE-2019-5736)")?,
     };
     drop(exe);
     let argv: Vec<CString> = std::env::args_os()
@@ -146,16 +148,14 @@ fn readonly_clone(file: &std::path::Path) -> Result<OwnedFd> {
     Ok(tree)
 }
 
-fn sealed_copy(exe: &OwnedFd) -> Result<OwnedFd> {
+/// A sealed memfd holding the `size` bytes of `exe`.
+fn sealed_copy(exe: &OwnedFd, size: usize) -> Result<OwnedFd> {
     let base = MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING;
     let fd = match memfd_create("husk", base | MFdFlags::from_bits_retain(MFD_EXEC)) {
         Err(nix::errno::Errno::EINVAL) => memfd_create("husk", base),
         r => r,
     }
     .context("memfd_create")?;
-    let size = nix::sys::stat::fstat(exe)
-        .context("fstat /proc/self/exe")?
-        .st_size as usize;
     let mut done = 0;
     while done < size {
         match nix::sys::sendfile::sendfile(&fd, exe, None, size - done) {
@@ -196,7 +196,9 @@ mod tests {
 
     #[test]
     fn the_sealed_copy_holds_the_binary_and_refuses_writes() {
-        let copy = sealed_copy(&exe()).unwrap();
+        let exe = exe();
+        let size = nix::sys::stat::fstat(&exe).unwrap().st_size as usize;
+        let copy = sealed_copy(&exe, size).unwrap();
         assert!(is_sealed(&copy));
         let mut mine = Vec::new();
         std::fs::File::open("/proc/self/exe")
