@@ -187,10 +187,6 @@ pub fn bpf_prog_fd_by_id(id: u32) -> io::Result<OwnedFd> {
 
 /// A new close-on-exec eventfd.
 pub fn eventfd() -> io::Result<OwnedFd> {
-    // SAFETY: eventfd has no memory arguments.
-    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(owned(fd as libc::c_long))
+    use nix::sys::eventfd::{EfdFlags, EventFd};
+    Ok(EventFd::from_flags(EfdFlags::EFD_CLOEXEC)?.into())
 }

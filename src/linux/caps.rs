@@ -62,11 +62,7 @@ pub fn drop_bounding(keep: &CapsHashSet) -> Result<()> {
         if keep.contains(&cap) {
             continue;
         }
-        // SAFETY: integer arguments only.
-        let rc =
-            unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap.index() as libc::c_ulong, 0, 0, 0) };
-        if rc != 0 {
-            let e = std::io::Error::last_os_error();
+        if let Err(e) = super::sys::capbset_drop(cap.index()) {
             if e.raw_os_error() == Some(libc::EINVAL) {
                 continue;
             }
@@ -84,43 +80,8 @@ fn mask(set: &CapsHashSet) -> u64 {
 /// kernel checks the three together (effective must stay within
 /// permitted), so setting them one by one cannot shrink permitted.
 fn capset(effective: u64, permitted: u64, inheritable: u64) -> Result<()> {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-    let mut hdr = Header {
-        version: LINUX_CAPABILITY_VERSION_3,
-        pid: 0,
-    };
-    let data = [
-        Data {
-            effective: effective as u32,
-            permitted: permitted as u32,
-            inheritable: inheritable as u32,
-        },
-        Data {
-            effective: (effective >> 32) as u32,
-            permitted: (permitted >> 32) as u32,
-            inheritable: (inheritable >> 32) as u32,
-        },
-    ];
-    // SAFETY: capset reads a v3 header and two data structs that live on
-    // this stack frame for the duration of the call.
-    let rc = unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut Header, data.as_ptr()) };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error())
-            .context("capset(effective, permitted, inheritable)");
-    }
-    Ok(())
+    super::sys::capset(effective, permitted, inheritable)
+        .context("capset(effective, permitted, inheritable)")
 }
 
 /// Set effective, permitted, inheritable and ambient (after the uid change,

@@ -20,14 +20,12 @@ pub fn connect(path: &Path) -> Result<OwnedFd> {
 
 /// Open a new pty in the current mount namespace.
 pub fn open_pty() -> Result<(OwnedFd, String)> {
-    let master = nix::fcntl::open(
-        "/dev/ptmx",
-        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .context("open /dev/ptmx")?;
-    let name = sys::unlock_pty(master.as_raw_fd()).context("unlock pty")?;
-    Ok((master, name))
+    use nix::fcntl::OFlag;
+    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .context("open /dev/ptmx")?;
+    nix::pty::unlockpt(&master).context("unlock pty (TIOCSPTLCK)")?;
+    let name = nix::pty::ptsname_r(&master).context("pty name (TIOCGPTN)")?;
+    Ok((master.into(), name))
 }
 
 /// Send the master to the console socket.

@@ -98,8 +98,7 @@ fn userns_with(maps: &IdMaps) -> Result<OwnedFd> {
     let child = match clone(libc::CLONE_NEWUSER)? {
         Forked::Child => loop {
             // Wait to be killed; never return into the caller's code.
-            // SAFETY: pause has no preconditions.
-            unsafe { libc::pause() };
+            nix::unistd::pause();
         },
         Forked::Parent(pid) => pid,
     };

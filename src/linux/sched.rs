@@ -1,6 +1,7 @@
 //! Scheduling knobs of the process: `personality`, `ioPriority`,
 //! `scheduler` and `execCPUAffinity`.
 
+use super::sys::SchedAttr;
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{
     IOPriorityClass, LinuxPersonality, LinuxPersonalityDomain, LinuxSchedulerFlag,
@@ -39,16 +40,14 @@ pub fn validate_personality(p: &LinuxPersonality) -> Result<()> {
 
 /// personality(2) with the spec's execution domain.
 pub fn set_personality(p: &LinuxPersonality) -> Result<()> {
-    const PER_LINUX: libc::c_ulong = 0x0000;
-    const PER_LINUX32: libc::c_ulong = 0x0008;
+    use nix::sys::personality::Persona;
+    // The execution domains are values, not flags: PER_LINUX is 0.
+    const PER_LINUX32: libc::c_int = 0x0008;
     let persona = match p.domain() {
-        LinuxPersonalityDomain::PerLinux => PER_LINUX,
-        LinuxPersonalityDomain::PerLinux32 => PER_LINUX32,
+        LinuxPersonalityDomain::PerLinux => Persona::empty(),
+        LinuxPersonalityDomain::PerLinux32 => Persona::from_bits_retain(PER_LINUX32),
     };
-    // SAFETY: integer argument only.
-    if unsafe { libc::personality(persona) } == -1 {
-        return Err(std::io::Error::last_os_error()).context("personality (linux.personality)");
-    }
+    nix::sys::personality::set(persona).context("personality (linux.personality)")?;
     Ok(())
 }
 
@@ -63,42 +62,14 @@ pub fn apply(p: &Process) -> Result<()> {
             IOPriorityClass::IoprioClassIdle => 3,
         };
         let prio = (class << IOPRIO_CLASS_SHIFT) | io.priority();
-        // SAFETY: integer arguments only.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_ioprio_set,
-                IOPRIO_WHO_PROCESS,
-                0,
-                prio as libc::c_long,
-            )
-        };
-        if rc != 0 {
-            return Err(std::io::Error::last_os_error()).context("ioprio_set (process.ioPriority)");
-        }
+        super::sys::ioprio_set(IOPRIO_WHO_PROCESS, prio)
+            .context("ioprio_set (process.ioPriority)")?;
     }
     if let Some(s) = p.scheduler() {
         let attr = sched_attr(s)?;
-        // SAFETY: `attr` is a valid sched_attr whose size field is set.
-        let rc = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) };
-        if rc != 0 {
-            return Err(std::io::Error::last_os_error())
-                .context("sched_setattr (process.scheduler)");
-        }
+        super::sys::sched_setattr(&attr).context("sched_setattr (process.scheduler)")?;
     }
     Ok(())
-}
-
-#[repr(C)]
-#[derive(Debug, Default)]
-struct SchedAttr {
-    size: u32,
-    sched_policy: u32,
-    sched_flags: u64,
-    sched_nice: i32,
-    sched_priority: u32,
-    sched_runtime: u64,
-    sched_deadline: u64,
-    sched_period: u64,
 }
 
 fn sched_attr(s: &Scheduler) -> Result<SchedAttr> {

@@ -753,15 +753,8 @@ impl Program {
 /// reports its number; see sync.rs for why).
 pub fn take_listener_fd(pid: i32, remote: i32) -> Result<OwnedFd> {
     let pidfd = super::sys::pidfd_open(pid).with_context(|| format!("pidfd_open {pid}"))?;
-    // SAFETY: integer arguments only; on success the kernel returns a new
-    // fd (close-on-exec) that nothing else owns.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), remote, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error())
-            .with_context(|| format!("pidfd_getfd: copy the seccomp listener fd of pid {pid}"));
-    }
-    // SAFETY: see above.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    super::sys::pidfd_getfd(std::os::fd::AsFd::as_fd(&pidfd), remote)
+        .with_context(|| format!("pidfd_getfd: copy the seccomp listener fd of pid {pid}"))
 }
 
 /// runc's `specs.ContainerProcessState`: what the agent receives with the fd.

@@ -1,7 +1,13 @@
-//! Raw syscalls that nix does not wrap (or wraps in a way that allocates).
+//! Raw syscalls that nix does not wrap (or wraps in a way that allocates
+//! between fork and exec), each with a `SAFETY:` note.
 //!
-//! Every `unsafe` block of husk outside `process/clone.rs` lives here, each
-//! with a `SAFETY:` note.
+//! Every raw syscall of the runtime lives here, but bpf(2) (in
+//! `cgroups/sys.rs`) and the xattr calls of `husk bundle` (`image/fs.rs`).
+//! The other `unsafe` blocks take ownership of an fd the kernel has just
+//! handed over (`OwnedFd::from_raw_fd`: seccomp's listener, a received pty
+//! master), borrow the stdio fds by number (`linux/stdio.rs`: std's handles
+//! would allocate and lock in the child), close an inherited fd in the
+//! child (`process/init.rs`), or clone (`process/clone.rs`).
 
 use std::ffi::CString;
 use std::io;
@@ -217,13 +223,6 @@ pub fn move_mount_to(from: BorrowedFd, to_path: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants are re-parented to us.
-pub fn set_child_subreaper() -> io::Result<()> {
-    // SAFETY: integer arguments only.
-    cvt(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } as libc::c_long)?;
-    Ok(())
-}
-
 /// Path through which the kernel reaches the object behind `fd`.
 pub fn fd_path(fd: &impl AsRawFd) -> String {
     format!("/proc/self/fd/{}", fd.as_raw_fd())
@@ -260,17 +259,6 @@ pub fn get_winsize(fd: RawFd) -> io::Result<(u16, u16)> {
     // SAFETY: `ws` is a valid, writable winsize.
     cvt(unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } as libc::c_long)?;
     Ok((ws.ws_row, ws.ws_col))
-}
-
-/// Unlock the pty master and return the slave's path (unlockpt + ptsname_r).
-pub fn unlock_pty(master: RawFd) -> io::Result<String> {
-    let mut unlock: libc::c_int = 0;
-    // SAFETY: TIOCSPTLCK takes a pointer to an int that outlives the call.
-    cvt(unsafe { libc::ioctl(master, libc::TIOCSPTLCK, &mut unlock) } as libc::c_long)?;
-    let mut n: libc::c_uint = 0;
-    // SAFETY: TIOCGPTN writes one unsigned int.
-    cvt(unsafe { libc::ioctl(master, libc::TIOCGPTN, &mut n) } as libc::c_long)?;
-    Ok(format!("/dev/pts/{n}"))
 }
 
 /// Close every fd from `first` upwards, now (close_range(2)).
@@ -310,13 +298,6 @@ pub fn join_session_keyring(name: &str) -> io::Result<()> {
     let n = CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: `n` is a valid C string for the duration of the call.
     cvt(unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, n.as_ptr()) })?;
-    Ok(())
-}
-
-/// prctl(PR_SET_NO_NEW_PRIVS, 1).
-pub fn set_no_new_privs() -> io::Result<()> {
-    // SAFETY: integer arguments only.
-    cvt(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } as libc::c_long)?;
     Ok(())
 }
 
@@ -419,4 +400,91 @@ pub fn die_of_sigpipe() -> ! {
         libc::raise(libc::SIGPIPE);
         libc::_exit(128 + libc::SIGPIPE)
     }
+}
+
+/// prctl(PR_CAPBSET_DROP): drop capability number `cap` from the bounding
+/// set. EINVAL means the kernel does not know `cap`.
+pub fn capbset_drop(cap: u8) -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    cvt(
+        unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) }
+            as libc::c_long,
+    )?;
+    Ok(())
+}
+
+/// capset(2), version 3: effective, permitted and inheritable in one call
+/// (nix has no capset; the caps crate sets one set per call).
+pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> io::Result<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    let mut hdr = Header {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let data = [
+        Data {
+            effective: effective as u32,
+            permitted: permitted as u32,
+            inheritable: inheritable as u32,
+        },
+        Data {
+            effective: (effective >> 32) as u32,
+            permitted: (permitted >> 32) as u32,
+            inheritable: (inheritable >> 32) as u32,
+        },
+    ];
+    // SAFETY: capset reads a v3 header and two data structs that live on
+    // this stack frame for the duration of the call.
+    cvt(unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut Header, data.as_ptr()) })?;
+    Ok(())
+}
+
+/// ioprio_set(2) of the calling process (`who` is IOPRIO_WHO_PROCESS).
+pub fn ioprio_set(which: libc::c_long, prio: i64) -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::syscall(libc::SYS_ioprio_set, which, 0, prio as libc::c_long) })?;
+    Ok(())
+}
+
+/// `struct sched_attr` of sched_setattr(2).
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct SchedAttr {
+    pub size: u32,
+    pub sched_policy: u32,
+    pub sched_flags: u64,
+    pub sched_nice: i32,
+    pub sched_priority: u32,
+    pub sched_runtime: u64,
+    pub sched_deadline: u64,
+    pub sched_period: u64,
+}
+
+/// sched_setattr(2) of the calling thread.
+pub fn sched_setattr(attr: &SchedAttr) -> io::Result<()> {
+    // SAFETY: `attr` is a valid sched_attr; the caller sets its size field
+    // and the kernel reads at most that many bytes.
+    cvt(unsafe { libc::syscall(libc::SYS_sched_setattr, 0, attr as *const SchedAttr, 0) })?;
+    Ok(())
+}
+
+/// pidfd_getfd(2): a copy (close-on-exec) of fd `remote` of the process
+/// behind `pidfd`.
+pub fn pidfd_getfd(pidfd: BorrowedFd, remote: i32) -> io::Result<OwnedFd> {
+    // SAFETY: integer arguments only.
+    let fd = cvt(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), remote, 0) })?;
+    // SAFETY: on success the kernel returns a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }

@@ -84,7 +84,7 @@ pub fn exec(o: ExecOpts) -> Result<i32> {
         Some(fd)
     };
     if o.subreaper {
-        sys::set_child_subreaper().context("prctl PR_SET_CHILD_SUBREAPER")?;
+        nix::sys::prctl::set_child_subreaper(true).context("prctl PR_SET_CHILD_SUBREAPER")?;
     }
     let (parent_sock, child_sock) = sync::pair()?;
     let middle = match clone(0)? {

@@ -201,7 +201,7 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
         }
     }
     if o.subreaper && !direct {
-        crate::linux::sys::set_child_subreaper().context("prctl PR_SET_CHILD_SUBREAPER")?;
+        nix::sys::prctl::set_child_subreaper(true).context("prctl PR_SET_CHILD_SUBREAPER")?;
     }
     let (parent_sock, child_sock) = sync::pair()?;
     let idmapped = crate::linux::idmap::prepare(&bundle, &idmap_plan)?;

@@ -39,7 +39,8 @@ pub fn apply<'f>(
     process::set_rlimits(p)?;
     let nnp = p.no_new_privileges().unwrap_or(false);
     if nnp {
-        sys::set_no_new_privs().context("prctl PR_SET_NO_NEW_PRIVS (process.noNewPrivileges)")?;
+        nix::sys::prctl::set_no_new_privs()
+            .context("prctl PR_SET_NO_NEW_PRIVS (process.noNewPrivileges)")?;
     }
     // chdir as root now (runc's order), and check the cwd before a filter
     // could block getcwd (CVE-2024-21626 check). Only if root was refused
