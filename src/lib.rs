@@ -17,6 +17,7 @@ pub mod image;
 pub mod linux;
 pub mod logging;
 pub mod network;
+pub mod oci;
 pub mod process;
 pub mod spec;
 

@@ -74,23 +74,7 @@ impl std::fmt::Display for Status {
     }
 }
 
-/// runc's `state` JSON.
-#[derive(Serialize)]
-pub struct OciState<'a> {
-    #[serde(rename = "ociVersion")]
-    pub oci_version: &'a str,
-    pub id: &'a str,
-    pub pid: i32,
-    pub status: &'a str,
-    pub bundle: &'a Path,
-    pub rootfs: &'a Path,
-    pub created: &'a str,
-    pub owner: &'a str,
-    #[serde(skip_serializing_if = "HashMap::is_empty")]
-    pub annotations: &'a HashMap<String, String>,
-}
-
-pub const OCI_VERSION: &str = "1.2.0";
+pub use crate::oci::{OciState, OCI_VERSION};
 
 impl State {
     pub fn to_oci(&self, status: Status) -> OciState<'_> {

@@ -16,8 +16,8 @@ pub fn state_json(
     bundle: &std::path::Path,
     annotations: &std::collections::HashMap<String, String>,
 ) -> String {
-    let st = crate::container::state::OciState {
-        oci_version: crate::container::state::OCI_VERSION,
+    let st = crate::oci::OciState {
+        oci_version: crate::oci::OCI_VERSION,
         id,
         pid,
         status,

@@ -6,9 +6,9 @@
 //! parent (still on the host) makes each idmapped mount as a detached tree
 //! before the clone; the child inherits the fd and moves it into place.
 
+use super::clone::{clone, Forked};
 use super::mountopts;
 use super::sys;
-use crate::process::clone::{clone, Forked};
 use crate::spec::Bundle;
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxIdMapping;

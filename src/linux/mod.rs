@@ -1,6 +1,7 @@
 //! One kernel concern per file.
 
 pub mod caps;
+pub mod clone;
 pub mod console;
 pub mod devices;
 pub mod hooks;

@@ -761,7 +761,7 @@ pub fn take_listener_fd(pid: i32, remote: i32) -> Result<OwnedFd> {
 pub fn process_state(s: &LinuxSeccomp, pid: i32, state_json: &str) -> String {
     let state: Value = serde_json::from_str(state_json).unwrap_or(Value::Null);
     let mut v = json!({
-        "ociVersion": crate::container::state::OCI_VERSION,
+        "ociVersion": crate::oci::OCI_VERSION,
         "fds": ["seccompFd"],
         "pid": pid,
         "state": state,
