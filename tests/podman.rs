@@ -21,7 +21,9 @@ fn podman_from_the_readme_configuration() {
     // timeout(1) sends SIGTERM first: the script's trap then stops its
     // daemons and removes what it made.
     let mut cmd = Command::new("timeout");
-    cmd.args(["-k", "30", "100"]).arg(&script).arg(runtime_path());
+    cmd.args(["-k", "30", "100"])
+        .arg(&script)
+        .arg(runtime_path());
     let out = run_with_timeout(
         cmd,
         &dir.join("out"),
