@@ -8,8 +8,10 @@
 # logging wrapper of RUNTIME): RUNTIME is both a named runtime and the
 # default one.
 #
-# Everything is private: a containerd of our own (dockerd is given its
-# socket, so it never looks for or starts another), dockerd with its own
+# Everything is private: a containerd of our own, whose socket dockerd gets
+# with --containerd (without it, dockerd 20.10 uses the system's
+# /run/containerd/containerd.sock whenever that socket exists, and starts a
+# containerd of its own under --exec-root otherwise), dockerd with its own
 # --data-root, --exec-root, --pidfile, socket, containerd namespaces and
 # cgroup parent, all under one mktemp directory; no bridge, no iptables
 # rules (--bridge=none --iptables=false --ip6tables=false) and containers
