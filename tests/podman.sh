@@ -8,11 +8,13 @@
 # logging wrapper of RUNTIME) as CONTAINERS_CONF; then with `--runtime PATH`
 # and no runtime in the configuration.
 #
-# Everything is private: --root, --runroot and --tmpdir under one mktemp
-# directory, every container in the cgroup parent /<that directory's name>
-# and with --network none; the image is a busybox archive built here
-# (../shared/clients/make-image.sh) and `podman load`ed, named busybox.
-# Everything is removed on exit, also after a failure.
+# Everything is private: --root, --runroot, --tmpdir and --network-config-dir
+# under one mktemp directory, every container in the cgroup parent
+# /<that directory's name> and with --network none; the image is a busybox
+# archive built here (../shared/clients/make-image.sh) and `podman load`ed,
+# named busybox. Everything is removed on exit, also after a failure. The
+# one thing outside: `podman load` records the layer's digests in root's
+# blob-info cache, /var/lib/containers/cache, whatever --root says.
 #
 # Uses ../shared/clients/lib.sh (SHARED=DIR to override). Prints
 # "N passed, M failed" last; exits 3 with "skip:" when it cannot run here.
@@ -38,7 +40,8 @@ WRAP=$(make_wrapper "$REAL" "$TMP/bin" "$RT_LOG")
 FLAG_LOG=$TMP/runtime-flag.log
 FLAG_WRAP=$(make_wrapper "$REAL" "$TMP/flagbin" "$FLAG_LOG")
 export CONTAINERS_CONF=$TMP/containers.conf
-PODMAN=(podman --root "$TMP/root" --runroot "$TMP/runroot" --tmpdir "$TMP/tmp" --storage-driver vfs)
+PODMAN=(podman --root "$TMP/root" --runroot "$TMP/runroot" --tmpdir "$TMP/tmp" --storage-driver vfs
+	--network-config-dir "$TMP/networks")
 # Podman gives root's containers RLIMIT_NOFILE 1048576 and RLIMIT_NPROC above
 # the hard limits Podman's processes have here: raising them needs
 # CAP_SYS_RESOURCE, which this VM's bounding set lacks (runc fails the same
