@@ -2,6 +2,10 @@
 # shellcheck disable=SC2016 # $VARs in single quotes are for the container's shell
 # tests/clients-default-runtime.sh RUNTIME
 #
+# The README's blocks containerd-default.sh and ctr-run.sh (read by
+# tests/readme-snippet.sh), with a logging wrapper of RUNTIME for
+# /usr/local/bin/husk.
+#
 # containerd with RUNTIME as its *default* runtime binary: no --runc-binary,
 # no --runc-root. containerd 1.6's runc v2 shim runs the binary named `runc`
 # found on its PATH (the shim inherits containerd's environment) when the
@@ -38,14 +42,21 @@ IMAGE=localhost/rt-busybox:latest
 # The shim's default --root for the runc v2 runtime.
 RUNC_ROOT=/run/containerd/runc/$NS
 
-# The wrapper: named runc, logs, execs the runtime under test.
-mkdir "$TMP/bin" || die "mkdir $TMP/bin"
-(set -C && cat >"$TMP/bin/runc") <<EOF || die "cannot write the wrapper"
+# The wrapper: logs, execs the runtime under test. It stands for the README's
+# /usr/local/bin/husk; the README's block containerd-default.sh (a `runc`
+# symlink to it in /usr/local/sbin) makes it the default, here with $TMP/bin
+# for /usr/local/sbin.
+mkdir "$TMP/wrap" "$TMP/bin" || die "mkdir $TMP/wrap $TMP/bin"
+(set -C && cat >"$TMP/wrap/husk") <<EOF || die "cannot write the wrapper"
 #!/bin/sh
 printf '%s: %s\n' "\$(cat /proc/\$PPID/comm 2>/dev/null || echo '?')" "\$*" >>'$RT_LOG'
 exec '$REAL' "\$@"
 EOF
-chmod 755 "$TMP/bin/runc"
+chmod 755 "$TMP/wrap/husk"
+snippet=$("$HERE/readme-snippet.sh" containerd-default.sh /usr/local/bin/husk "$TMP/wrap/husk" \
+	/usr/local/sbin "$TMP/bin") || die "README block containerd-default.sh: $snippet"
+bash -ec "$snippet" || die "README block containerd-default.sh failed: $snippet"
+[ -L "$TMP/bin/runc" ] && [ -x "$TMP/bin/runc" ] || die "README block containerd-default.sh made no runc in $TMP/bin"
 
 cleanup() {
 	local id
@@ -144,6 +155,22 @@ cap "${CTR[@]}" task delete c-def
 expect "ctr task delete reports exit code 7" 0 '.*exit code 7.*'
 cap "${CTR[@]}" container delete c-def
 expect "ctr container delete" 0 ''
+
+# The README's ctr line: --runc-binary names the binary per container.
+"${CTR[@]}" images tag "$IMAGE" docker.io/library/busybox:latest >/dev/null 2>&1
+if snippet=$("$HERE/readme-snippet.sh" ctr-run.sh /usr/local/bin/husk "$TMP/wrap/husk" \
+	"ctr run" "ctr --address '$SOCK' --namespace '$NS' run" 2>&1); then
+	OUT=$(timeout -k 5 "$CMD_TIMEOUT" bash -ec "$snippet" 2>&1 </dev/null)
+	RC=$?
+	expect "the README's ctr run --runc-binary: output" 0 'hello'
+	if grep -q "create .* demo$" "$RT_LOG"; then
+		pass "the README's ctr run --runc-binary: the binary it names ran the container"
+	else
+		fail "the README's ctr run --runc-binary: the binary it names ran the container" "not in its log" "$(cat "$RT_LOG")"
+	fi
+else
+	fail "the README's ctr run --runc-binary" "readme-snippet.sh failed" "$snippet"
+fi
 
 missing=""
 for sub in create start exec ps pause resume kill delete; do

@@ -1,5 +1,6 @@
 //! Real clients: containerd 1.6 (Debian) driving the runtime through its
-//! runc v2 shim, with `ctr`. Slow-ish (a private containerd each, ~10 s).
+//! runc v2 shim, with `ctr`, from the README's configuration where it has
+//! one. Slow-ish (a private containerd each, ~10 s).
 
 mod common;
 
@@ -78,6 +79,36 @@ fn containerd_with_the_runtime_as_default_binary() {
         .unwrap_or_default();
     assert!(
         last.ends_with(" 0 failed"),
+        "status {}:\n{text}",
+        out.status
+    );
+    assert!(!text.lines().any(|l| l.starts_with("FAIL ")), "{text}");
+    assert!(out.status.success(), "{text}");
+}
+
+/// The README's containerd config.toml and RuntimeClass: containerd reads
+/// the runtime (SystemdCgroup false and true), loads its CRI plugin with it,
+/// and the shim's --systemd-cgroup with a kubelet-shaped path works.
+#[test]
+fn containerd_accepts_the_readme_cri_configuration() {
+    if !require_root() {
+        return;
+    }
+    let script = repo_dir().join("tests/containerd-config.sh");
+    let Some((out, text)) = run_client_script(script, "cri-config") else {
+        return;
+    };
+    if out.status.code() == Some(3) && text.contains("skip:") {
+        eprintln!("skipped: {text}");
+        return;
+    }
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| l.ends_with(" failed"))
+        .unwrap_or_default();
+    assert!(
+        last.ends_with(" passed, 0 failed") && !last.starts_with("0 "),
         "status {}:\n{text}",
         out.status
     );
