@@ -8,6 +8,7 @@
 //! its digest before it is parsed.
 
 use super::digest::{read_json, Digest};
+use super::reference::{DockerRef, Format, Select};
 use super::source::Source;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
@@ -177,22 +178,73 @@ fn short_repo(repo: &str) -> &str {
         .unwrap_or(repo)
 }
 
-/// Chooses the image of `src` named by `tag` (or its only one) for
-/// `platform`.
-pub fn select(src: &Source, tag: Option<&str>, platform: &Platform) -> Result<Image> {
-    if src.has("manifest.json") {
-        docker(src, tag)
-    } else if src.has("index.json") {
-        oci(src, tag, platform)
-    } else {
-        bail!(
+/// Chooses the image of `src` that `sel` names (or its only one) for
+/// `platform`. `format` is what the reference's transport says the source
+/// is: a docker save archive of docker 25 or later is also an OCI layout,
+/// read as one or the other as asked.
+pub fn select(src: &Source, sel: &Select, format: Format, platform: &Platform) -> Result<Image> {
+    let (oci_ok, docker_ok) = (src.has("index.json"), src.has("manifest.json"));
+    match format {
+        Format::Any if docker_ok => docker(src, sel),
+        Format::Any if oci_ok => oci(src, sel, platform),
+        Format::Any => bail!(
             "{} is neither an OCI image layout nor a docker save archive (no index.json, no manifest.json)",
             src.describe()
-        )
+        ),
+        Format::OciLayout | Format::OciArchive if oci_ok => oci(src, sel, platform),
+        Format::OciLayout => bail!("oci: {} is not an OCI image layout (no index.json)", src.describe()),
+        Format::OciArchive => bail!(
+            "oci-archive: {} is not an OCI archive (no index.json){}",
+            src.describe(),
+            if docker_ok { "; it is a docker save archive: use docker-archive:" } else { "" }
+        ),
+        Format::DockerArchive if docker_ok => docker(src, sel),
+        Format::DockerArchive => bail!(
+            "docker-archive: {} is not a docker save archive (no manifest.json){}",
+            src.describe(),
+            if oci_ok { "; it is an OCI archive: use oci-archive:" } else { "" }
+        ),
     }
 }
 
-fn oci(src: &Source, tag: Option<&str>, platform: &Platform) -> Result<Image> {
+/// The names among `names` that `sel` chooses: for a tag, the exact
+/// matches if there are any, else the loose ones ([`tag_matches`]).
+fn chosen<'a>(names: &[&'a str], sel: &Select) -> Vec<&'a str> {
+    match sel {
+        Select::Only | Select::Index(_) => names.to_vec(),
+        Select::RefName(r) => names.iter().copied().filter(|n| n == r).collect(),
+        Select::Tag(t) => {
+            let exact: Vec<&str> = names.iter().copied().filter(|n| n == t).collect();
+            if exact.is_empty() {
+                names
+                    .iter()
+                    .copied()
+                    .filter(|n| tag_matches(n, t))
+                    .collect()
+            } else {
+                exact
+            }
+        }
+        Select::Docker(d) => names
+            .iter()
+            .copied()
+            .filter(|n| DockerRef::parse(n).is_ok_and(|r| &r == d))
+            .collect(),
+    }
+}
+
+/// "tag \"x\"", "reference \"x\"", ... for the error that it was not found.
+fn what(sel: &Select) -> String {
+    match sel {
+        Select::Only => "an image".into(),
+        Select::Tag(t) => format!("tag {t:?}"),
+        Select::RefName(r) => format!("reference {r:?}"),
+        Select::Docker(d) => format!("name \"{d}\""),
+        Select::Index(i) => format!("image @{i}"),
+    }
+}
+
+fn oci(src: &Source, sel: &Select, platform: &Platform) -> Result<Image> {
     let (r, size) = src.open_file("index.json")?;
     let index: Index = read_json(r, "index.json", None, Some(size))?;
     let name_of = |d: &Descriptor| {
@@ -202,22 +254,46 @@ fn oci(src: &Source, tag: Option<&str>, platform: &Platform) -> Result<Image> {
             .cloned()
     };
     let mut cands: Vec<&Descriptor> = index.manifests.iter().collect();
-    if let Some(tag) = tag {
+    if let Select::Docker(_) | Select::Index(_) = sel {
+        bail!(
+            "{}: {} selects in docker archives only",
+            src.describe(),
+            what(sel)
+        );
+    }
+    if *sel != Select::Only {
+        // skopeo's oci: looks at ref.name only; --tag also at containerd's name.
+        let keys: &[&str] = match sel {
+            Select::RefName(_) => &[REF_NAME],
+            _ => &[REF_NAME, CONTAINERD_NAME],
+        };
+        let names: Vec<&str> = cands
+            .iter()
+            .flat_map(|d| keys.iter().filter_map(|k| d.annotations.get(*k)))
+            .map(String::as_str)
+            .collect();
+        let wanted = chosen(&names, sel);
         cands.retain(|d| {
-            [REF_NAME, CONTAINERD_NAME]
-                .iter()
-                .any(|k| d.annotations.get(*k).is_some_and(|n| tag_matches(n, tag)))
+            keys.iter().any(|k| {
+                d.annotations
+                    .get(*k)
+                    .is_some_and(|n| wanted.contains(&n.as_str()))
+            })
         });
         if cands.is_empty() {
             bail!(
-                "tag {tag:?} not found in {} (tags: {})",
+                "{} not found in {} (tags: {})",
+                what(sel),
                 src.describe(),
                 list(index.manifests.iter().filter_map(name_of))
             );
         }
     }
     let desc = pick(src, &cands, platform, &name_of)?;
-    let reference = tag.map(String::from).or_else(|| name_of(desc));
+    let reference = match sel {
+        Select::Tag(t) | Select::RefName(t) => Some(t.clone()),
+        _ => name_of(desc),
+    };
     let manifest = resolve_manifest(src, desc, platform, 0)?;
     let cdesc = &manifest.config;
     let cdigest = Digest::parse(&cdesc.digest).context("config descriptor")?;
@@ -269,7 +345,7 @@ fn pick<'a>(
             src.describe()
         ),
         _ => bail!(
-            "{} holds {} images: choose one with --tag (tags: {})",
+            "{} holds {} images: choose one with --tag or PATH:TAG (tags: {})",
             src.describe(),
             fit.len(),
             list(fit.iter().filter_map(|d| name_of(d)))
@@ -377,39 +453,10 @@ fn diff_ids(config: &ImageConfig, layers: usize) -> Result<Vec<Digest>> {
         .collect()
 }
 
-fn docker(src: &Source, tag: Option<&str>) -> Result<Image> {
+fn docker(src: &Source, sel: &Select) -> Result<Image> {
     let (r, size) = src.open_file("manifest.json")?;
     let entries: Vec<DockerEntry> = read_json(r, "manifest.json", None, Some(size))?;
-    let tags_of = |e: &DockerEntry| e.repo_tags.clone().unwrap_or_default();
-    let all = || list(entries.iter().flat_map(tags_of));
-    let (entry, reference) = match tag {
-        Some(t) => {
-            let found = entries.iter().find_map(|e| {
-                tags_of(e)
-                    .into_iter()
-                    .find(|n| tag_matches(n, t))
-                    .map(|n| (e, n))
-            });
-            let Some((e, n)) = found else {
-                bail!(
-                    "tag {t:?} not found in {} (tags: {})",
-                    src.describe(),
-                    all()
-                );
-            };
-            (e, Some(n))
-        }
-        None => match &entries[..] {
-            [e] => (e, tags_of(e).into_iter().next()),
-            [] => bail!("{}: manifest.json lists no image", src.describe()),
-            _ => bail!(
-                "{} holds {} images: choose one with --tag (tags: {})",
-                src.describe(),
-                entries.len(),
-                all()
-            ),
-        },
-    };
+    let (entry, reference) = docker_entry(&entries, sel, &src.describe())?;
     // Configs are named after their digest: `<hex>.json` (docker before
     // v25) or `blobs/sha256/<hex>`.
     let stem = entry.config.rsplit('/').next().unwrap_or("");
@@ -447,6 +494,50 @@ fn docker(src: &Source, tag: Option<&str>) -> Result<Image> {
         layers,
         reference,
     })
+}
+
+/// The entry of a docker save manifest.json that `sel` names, with the
+/// RepoTag it was chosen by (or its first).
+fn docker_entry<'a>(
+    entries: &'a [DockerEntry],
+    sel: &Select,
+    source: &str,
+) -> Result<(&'a DockerEntry, Option<String>)> {
+    let tags_of = |e: &DockerEntry| e.repo_tags.clone().unwrap_or_default();
+    let all = || list(entries.iter().flat_map(tags_of));
+    let first_tag = |e: &'a DockerEntry| (e, tags_of(e).into_iter().next());
+    match sel {
+        Select::Only => match entries {
+            [e] => Ok(first_tag(e)),
+            [] => bail!("{source}: manifest.json lists no image"),
+            _ => bail!(
+                "{source} holds {} images: choose one with --tag, PATH:TAG or docker-archive:PATH:@N (tags: {})",
+                entries.len(),
+                all()
+            ),
+        },
+        Select::Index(i) => match entries.get(*i) {
+            Some(e) => Ok(first_tag(e)),
+            None => bail!(
+                "image @{i} not found in {source}, which holds {} (tags: {})",
+                entries.len(),
+                all()
+            ),
+        },
+        _ => {
+            // The first entry with a RepoTag chosen: exact ones first.
+            let names: Vec<String> = entries.iter().flat_map(tags_of).collect();
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            let wanted = chosen(&refs, sel);
+            let found = wanted.first().and_then(|w| {
+                entries
+                    .iter()
+                    .find(|e| tags_of(e).iter().any(|n| n == w))
+                    .map(|e| (e, Some(w.to_string())))
+            });
+            found.ok_or_else(|| anyhow::anyhow!("{} not found in {source} (tags: {})", what(sel), all()))
+        }
+    }
 }
 
 #[cfg(test)]
