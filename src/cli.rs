@@ -328,7 +328,8 @@ pub enum BundleAction {
 
 #[derive(Args, Debug)]
 pub struct BundleMakeArgs {
-    /// Image to use: a tag (ref.name annotation) or a docker RepoTag
+    /// Image to use: a tag (ref.name annotation) or a docker RepoTag; not
+    /// with a reference that names one
     #[arg(long, value_name = "TAG")]
     pub tag: Option<String>,
     /// Platform to choose in a multi-platform image (default: the host's)
@@ -352,7 +353,9 @@ pub struct BundleMakeArgs {
     /// Bind-mount a host path: SRC:DST[:ro] (repeatable)
     #[arg(long = "mount", value_name = "SRC:DST[:ro]")]
     pub mounts: Vec<String>,
-    /// OCI image layout directory, OCI archive, or docker save archive
+    /// OCI image layout directory, OCI archive, or docker save archive: a
+    /// path, PATH:TAG, oci:DIR[:REF], oci-archive:FILE[:REF] or
+    /// docker-archive:FILE[:NAME:TAG|:@N] (see husk-bundle(8))
     #[arg(required = true)]
     pub image: Option<PathBuf>,
     /// Bundle directory to create

@@ -887,3 +887,322 @@ fn man_page_covers_every_flag() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Image references as skopeo writes them, with skopeo as the oracle
+
+/// Runs skopeo, returning its output (never panics: the caller decides).
+fn skopeo(args: &[&str]) -> Output {
+    Command::new("skopeo")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run skopeo: {e}"))
+}
+
+fn skopeo_ok(args: &[&str]) {
+    let out = skopeo(args);
+    assert!(out.status.success(), "skopeo {args:?}:\n{}", describe(&out));
+}
+
+/// Every entry of the tree under `root`: path, type and mode, owner, size,
+/// link target, link count, contents and (but for directories, whose
+/// times depend on the order of creation) mtime.
+fn tree(root: &Path) -> Vec<String> {
+    use std::hash::{Hash, Hasher};
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let p = root.join(&rel);
+        let m = fs::symlink_metadata(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let ft = m.file_type();
+        let mut line = format!(
+            "{} {:o} {}:{} n{}",
+            rel.display(),
+            m.mode(),
+            m.uid(),
+            m.gid(),
+            m.nlink()
+        );
+        if ft.is_dir() {
+            let mut kids: Vec<PathBuf> = fs::read_dir(&p)
+                .unwrap()
+                .map(|e| rel.join(e.unwrap().file_name()))
+                .collect();
+            kids.sort();
+            stack.extend(kids.into_iter().rev());
+        } else if ft.is_symlink() {
+            line += &format!(" -> {}", fs::read_link(&p).unwrap().display());
+        } else if ft.is_file() {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            fs::read(&p).unwrap().hash(&mut h);
+            line += &format!(" {}b {:x} t{}", m.len(), h.finish(), m.mtime());
+        } else {
+            line += &format!(" dev{:x} t{}", m.rdev(), m.mtime());
+        }
+        out.push(line);
+    }
+    out
+}
+
+/// The bundle IMAGE makes equals `want` (rootfs tree, config.json).
+fn assert_same_bundle(fx: &Fixture, n: &mut usize, image: &str, want: &(Vec<String>, Value)) {
+    *n += 1;
+    let b = make_bundle(fx, Mode::Flat, &format!("ref-{n}"), &[image]);
+    let got = (tree(&b.join("rootfs")), config_of(&b));
+    assert!(
+        got.1 == want.1,
+        "{image}: config.json differs:\n{:#}\n{:#}",
+        got.1,
+        want.1
+    );
+    if got.0 != want.0 {
+        let diff: Vec<_> = got
+            .0
+            .iter()
+            .filter(|l| !want.0.contains(l))
+            .take(5)
+            .collect();
+        panic!("{image}: the rootfs differs from the plain form's, e.g. {diff:?}");
+    }
+    fs::remove_dir_all(&b).unwrap();
+}
+
+/// Runs husk bundle ARGS... X, expecting one error line with `want` in it
+/// and nothing left behind.
+fn assert_refused(fx: &Fixture, args: &[&str], want: &str) {
+    let x = fx.dir.join("x");
+    let mut a = args.to_vec();
+    a.push(x.to_str().unwrap());
+    let out = bundle_cmd(fx, Mode::Flat, &store_of(fx), &a);
+    assert_clean_error(&out);
+    let err = stderr_str(&out);
+    assert!(
+        err.contains(want),
+        "{args:?}: want {want:?}\n{}",
+        describe(&out)
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{args:?}: one line:\n{err}");
+    assert_no_trace(fx, &x);
+}
+
+#[test]
+fn references_as_skopeo_writes_them() {
+    let Some(img) = setup() else { return };
+    if !Command::new("skopeo")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        eprintln!("skipped: skopeo is not installed (apt-get install skopeo)");
+        return;
+    }
+    let fx = Fixture::new("img-refs");
+    let d = |name: &str| fx.dir.join(name).to_str().unwrap().to_string();
+    let layout = img.layout.to_str().unwrap();
+    let baseline = |tag: &str| {
+        let b = make_bundle(
+            &fx,
+            Mode::Flat,
+            &format!("base-{tag}"),
+            &["--tag", tag, layout],
+        );
+        (tree(&b.join("rootfs")), config_of(&b))
+    };
+    let (app, other) = (baseline("app"), baseline("other"));
+
+    // The forms, made by skopeo. Docker archives cannot hold zstd layers:
+    // recompress them to gzip first (the uncompressed layers, and so the
+    // rootfs, stay the same).
+    let gz = d("gz");
+    skopeo_ok(&[
+        "copy",
+        "-q",
+        &format!("oci:{layout}:app"),
+        &format!("oci:{}", d("one")),
+    ]);
+    for tag in ["app", "other"] {
+        skopeo_ok(&[
+            "copy",
+            "-q",
+            "--dest-compress",
+            "--dest-compress-format",
+            "gzip",
+            &format!("oci:{layout}:{tag}"),
+            &format!("oci:{gz}:{tag}"),
+        ]);
+    }
+    skopeo_ok(&[
+        "copy",
+        "-q",
+        &format!("oci:{layout}:app"),
+        &format!("oci-archive:{}:app/v:1", d("app.tar")),
+    ]);
+    skopeo_ok(&[
+        "copy",
+        "-q",
+        "--additional-tag",
+        "localhost:5000/x/app:2",
+        &format!("oci:{gz}:app"),
+        &format!("docker-archive:{}:busybox:1.36", d("app-d.tar")),
+    ]);
+    skopeo_ok(&[
+        "copy",
+        "-q",
+        &format!("oci:{gz}:other"),
+        &format!("docker-archive:{}:example.com/o:2", d("other-d.tar")),
+    ]);
+    // A docker archive of two images (as `docker save a b` writes): the two
+    // archives' files side by side, their manifest.json entries in a row.
+    let m = d("multi");
+    fs::create_dir(&m).unwrap();
+    for t in ["app-d.tar", "other-d.tar"] {
+        host_cmd(&["tar", "-C", &m, "-xf", &d(t)]);
+        fs::rename(format!("{m}/manifest.json"), format!("{m}/{t}.json")).unwrap();
+    }
+    let parts = [
+        format!("{m}/app-d.tar.json"),
+        format!("{m}/other-d.tar.json"),
+    ];
+    let merged = host_cmd(&["jq", "-c", "-s", "add", &parts[0], &parts[1]]);
+    fs::write(format!("{m}/manifest.json"), &merged.stdout).unwrap();
+    for p in &parts {
+        fs::remove_file(p).unwrap();
+    }
+    let _ = fs::remove_file(format!("{m}/repositories"));
+    host_cmd(&["tar", "-C", &m, "-cf", &d("multi.tar"), "."]);
+    // A path with a colon: the existing path wins over splitting.
+    fs::copy(d("app.tar"), d("with:colon.tar")).unwrap();
+
+    let (app_d, other_d, multi) = (d("app-d.tar"), d("other-d.tar"), d("multi.tar"));
+    let accepted: Vec<(String, &(Vec<String>, Value))> = vec![
+        (format!("oci:{layout}:app"), &app),
+        (format!("oci:{layout}:other"), &other),
+        (format!("oci:{}", d("one")), &app),
+        (format!("oci:{}:", d("one")), &app),
+        (format!("oci:{gz}:app"), &app),
+        (format!("oci-archive:{}", d("app.tar")), &app),
+        (format!("oci-archive:{}:app/v:1", d("app.tar")), &app),
+        (format!("docker-archive:{app_d}"), &app),
+        (format!("docker-archive:{app_d}:busybox:1.36"), &app),
+        (
+            format!("docker-archive:{app_d}:docker.io/library/busybox:1.36"),
+            &app,
+        ),
+        (
+            format!("docker-archive:{app_d}:localhost:5000/x/app:2"),
+            &app,
+        ),
+        (format!("docker-archive:{app_d}:@0"), &app),
+        (format!("docker-archive:{other_d}:example.com/o:2"), &other),
+        (format!("docker-archive:{multi}:@0"), &app),
+        (format!("docker-archive:{multi}:@1"), &other),
+        (format!("docker-archive:{multi}:example.com/o:2"), &other),
+        (format!("docker-archive:{multi}:busybox:1.36"), &app),
+    ];
+    let mut n = 0;
+    for (image, want) in &accepted {
+        let out = skopeo(&["inspect", "--config", image]);
+        assert!(
+            out.status.success(),
+            "skopeo refuses {image}:\n{}",
+            describe(&out)
+        );
+        assert_same_bundle(&fx, &mut n, image, want);
+    }
+    // Forms skopeo does not have: umoci's DIR:TAG, PATH:TAG for archives,
+    // and paths with a colon.
+    for (image, want) in [
+        (format!("{layout}:app"), &app),
+        (format!("{gz}:other"), &other),
+        (format!("{}:app/v:1", d("app.tar")), &app),
+        (format!("{app_d}:busybox:1.36"), &app),
+        (format!("{multi}:example.com/o:2"), &other),
+        (d("with:colon.tar"), &app),
+        (format!("oci-archive:{}", d("with:colon.tar")), &app),
+        (format!("oci-archive:{}:app/v:1", d("with:colon.tar")), &app),
+    ] {
+        assert_same_bundle(&fx, &mut n, &image, want);
+    }
+
+    // What skopeo refuses, husk refuses: one line, nothing left behind.
+    let refused = [
+        (format!("oci:{layout}"), "holds 3 images"),
+        (format!("oci:{layout}:"), "holds 3 images"),
+        (format!("oci:{layout}:nope"), "reference \"nope\" not found"),
+        (format!("oci:{layout}:busybox:1.0"), "not found"),
+        (format!("oci:{layout}:@0"), "invalid reference"),
+        (format!("oci:{layout}:Bad Name"), "invalid reference"),
+        (format!("oci:{}:app", d("nonexistent")), "does not exist"),
+        (format!("oci:{}", d("app.tar")), "not a directory"),
+        (
+            format!("oci-archive:{}", img.docker.display()),
+            "not an OCI archive",
+        ),
+        (format!("oci-archive:{}:nope", d("app.tar")), "not found"),
+        (format!("docker-archive:{layout}"), "is a directory"),
+        (
+            format!("docker-archive:{app_d}:busybox"),
+            "docker.io/library/busybox:latest\" not found",
+        ),
+        (format!("docker-archive:{app_d}:1.36"), "not found"),
+        (format!("docker-archive:{app_d}:@1"), "image @1 not found"),
+        (
+            format!("docker-archive:{app_d}:@-1"),
+            "must not be negative",
+        ),
+        (format!("docker-archive:{app_d}:@x"), "invalid source index"),
+        (format!("docker-archive:{app_d}:"), "invalid name"),
+        (
+            format!("docker-archive:{app_d}:Busybox:1.36"),
+            "must be lowercase",
+        ),
+        (format!("docker-archive:{multi}"), "holds 2 images"),
+        ("nosuchtransport:x".to_string(), "does not exist"),
+    ];
+    for (image, want) in &refused {
+        let out = skopeo(&["inspect", "--config", image]);
+        assert!(
+            !out.status.success(),
+            "skopeo accepts {image}:\n{}",
+            describe(&out)
+        );
+        assert_refused(&fx, &[image], want);
+    }
+    // husk's own refusals: other transports (not run through skopeo, which
+    // would go to the network or to containers-storage), and a reference
+    // that names an image together with --tag.
+    assert_refused(
+        &fx,
+        &["docker://busybox"],
+        "unsupported image transport \"docker:\"",
+    );
+    assert_refused(
+        &fx,
+        &["containers-storage:busybox"],
+        "unsupported image transport \"containers-storage:\"",
+    );
+    let r = format!("oci:{layout}:app");
+    assert_refused(
+        &fx,
+        &["--tag", "other", &r],
+        "both --tag \"other\" and the reference \"app\"",
+    );
+    let r = format!("{layout}:app");
+    assert_refused(
+        &fx,
+        &["--tag", "app", &r],
+        "both --tag \"app\" and the tag \"app\"",
+    );
+    let r = format!("docker-archive:{app_d}:@0");
+    assert_refused(&fx, &["--tag", "v", &r], "the index @0");
+    // A name that is not there lists what the image holds.
+    let r = format!("oci:{layout}:nope");
+    assert_refused(&fx, &[&r], "(tags: app, other, multi)");
+    let r = format!("docker-archive:{multi}:@5");
+    assert_refused(
+        &fx,
+        &[&r],
+        "holds 2 (tags: docker.io/library/busybox:1.36, localhost:5000/x/app:2, example.com/o:2)",
+    );
+}

@@ -300,4 +300,273 @@ mod tests {
         assert!(!ns.iter().any(|n| n["type"] == "network"));
         let _: oci_spec::runtime::Spec = serde_json::from_value(v).unwrap();
     }
+
+    /// A rootfs with /etc/passwd and /etc/group, removed on drop.
+    struct Root(PathBuf, std::fs::File);
+
+    impl Root {
+        fn new(name: &str) -> Root {
+            let dir = std::env::temp_dir().join(format!("husk-unit-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(dir.join("etc")).unwrap();
+            std::fs::write(dir.join("etc/passwd"), PASSWD).unwrap();
+            std::fs::write(dir.join("etc/group"), GROUP).unwrap();
+            let f = std::fs::File::open(&dir).unwrap();
+            Root(dir, f)
+        }
+
+        fn gen(&self, image: Value, opts: &RunOptions) -> Result<Value> {
+            let image: ImageConfig = serde_json::from_value(image).unwrap();
+            generate(&image, std::os::fd::AsFd::as_fd(&self.1), opts)
+        }
+    }
+
+    impl Drop for Root {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn cfg(c: Value) -> Value {
+        json!({ "config": c })
+    }
+
+    fn run_args(args: &[&str]) -> RunOptions {
+        RunOptions {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn no_command_is_an_error() {
+        let r = Root::new("nocmd");
+        let e = r.gen(json!({}), &RunOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("no Entrypoint or Cmd"), "{e}");
+        // Args alone are enough.
+        let v = r.gen(json!({}), &run_args(&["/bin/true"])).unwrap();
+        assert_eq!(v["process"]["args"], json!(["/bin/true"]));
+    }
+
+    #[test]
+    fn entrypoint_and_cmd() {
+        let r = Root::new("args");
+        let none = RunOptions::default();
+        let c = cfg(json!({"Cmd": ["sh", "-c", "x"]}));
+        assert_eq!(
+            r.gen(c.clone(), &none).unwrap()["process"]["args"],
+            json!(["sh", "-c", "x"])
+        );
+        assert_eq!(
+            r.gen(c, &run_args(&["ls"])).unwrap()["process"]["args"],
+            json!(["ls"])
+        );
+        let e = cfg(json!({"Entrypoint": ["/e"], "Cmd": null}));
+        assert_eq!(
+            r.gen(e.clone(), &none).unwrap()["process"]["args"],
+            json!(["/e"])
+        );
+        assert_eq!(
+            r.gen(e, &run_args(&["a", "b"])).unwrap()["process"]["args"],
+            json!(["/e", "a", "b"])
+        );
+    }
+
+    #[test]
+    fn env_defaults() {
+        let r = Root::new("env");
+        let v = r
+            .gen(
+                cfg(json!({"Cmd": ["x"], "User": "test"})),
+                &RunOptions::default(),
+            )
+            .unwrap();
+        assert_eq!(
+            v["process"]["env"],
+            json!([DEFAULT_PATH, "HOME=/home/test"])
+        );
+        // The image's own PATH and HOME stay, in place; TERM only with a tty.
+        let c = cfg(json!({"Cmd": ["x"], "Env": ["HOME=/h", "PATH=/p", "A=b=c"]}));
+        let tty = RunOptions {
+            terminal: true,
+            ..Default::default()
+        };
+        let v = r.gen(c, &tty).unwrap();
+        assert_eq!(
+            v["process"]["env"],
+            json!(["HOME=/h", "PATH=/p", "A=b=c", "TERM=xterm"])
+        );
+        assert_eq!(v["process"]["terminal"], true);
+        // A user without a passwd entry: HOME=/.
+        let v = r
+            .gen(
+                cfg(json!({"Cmd": ["x"], "User": "4242"})),
+                &RunOptions::default(),
+            )
+            .unwrap();
+        assert_eq!(v["process"]["env"][1], "HOME=/");
+    }
+
+    #[test]
+    fn working_dir() {
+        let r = Root::new("cwd");
+        let cwd = |w: Value| {
+            r.gen(
+                cfg(json!({"Cmd": ["x"], "WorkingDir": w})),
+                &RunOptions::default(),
+            )
+            .unwrap()["process"]["cwd"]
+                .clone()
+        };
+        assert_eq!(cwd(json!("/srv")), "/srv");
+        assert_eq!(cwd(json!("srv/app")), "/srv/app", "relative: from /");
+        assert_eq!(cwd(json!("")), "/");
+        assert_eq!(cwd(Value::Null), "/");
+    }
+
+    #[test]
+    fn user_from_the_image() {
+        let r = Root::new("user");
+        let v = r
+            .gen(
+                cfg(json!({"Cmd": ["x"], "User": "test"})),
+                &RunOptions::default(),
+            )
+            .unwrap();
+        assert_eq!(
+            v["process"]["user"],
+            json!({"uid": 1000, "gid": 1000, "additionalGids": [2000, 10]})
+        );
+        // Not root: no ambient capabilities; root keeps the template's.
+        assert!(v["process"]["capabilities"].get("ambient").is_none());
+        let root = r
+            .gen(cfg(json!({"Cmd": ["x"]})), &RunOptions::default())
+            .unwrap();
+        assert_eq!(root["process"]["user"]["uid"], 0);
+        assert!(root["process"]["capabilities"]["ambient"].is_array());
+        let e = r
+            .gen(
+                cfg(json!({"Cmd": ["x"], "User": "ghost"})),
+                &RunOptions::default(),
+            )
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("not found in the image's /etc/passwd"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn without_etc_passwd_numeric_users_work() {
+        let r = Root::new("nopasswd");
+        std::fs::remove_file(r.0.join("etc/passwd")).unwrap();
+        std::fs::remove_file(r.0.join("etc/group")).unwrap();
+        let v = r
+            .gen(
+                cfg(json!({"Cmd": ["x"], "User": "7:8"})),
+                &RunOptions::default(),
+            )
+            .unwrap();
+        assert_eq!(v["process"]["user"], json!({"uid": 7, "gid": 8}));
+        assert!(r
+            .gen(
+                cfg(json!({"Cmd": ["x"], "User": "test"})),
+                &RunOptions::default()
+            )
+            .is_err());
+    }
+
+    #[test]
+    fn options_network_readonly_mounts() {
+        let r = Root::new("opts");
+        let c = cfg(json!({"Cmd": ["x"]}));
+        let v = r.gen(c.clone(), &RunOptions::default()).unwrap();
+        let ns = v["linux"]["namespaces"].as_array().unwrap();
+        assert!(
+            ns.iter().any(|n| n["type"] == "network"),
+            "a network namespace by default"
+        );
+        assert_eq!(v["root"]["readonly"], false);
+        let n_mounts = v["mounts"].as_array().unwrap().len();
+        let opts = RunOptions {
+            read_only: true,
+            mounts: vec![
+                BindMount {
+                    source: "/srv/a".into(),
+                    destination: "/a".into(),
+                    read_only: true,
+                },
+                BindMount {
+                    source: "/srv/b".into(),
+                    destination: "/b".into(),
+                    read_only: false,
+                },
+            ],
+            ..Default::default()
+        };
+        let v = r.gen(c, &opts).unwrap();
+        assert_eq!(v["root"]["readonly"], true);
+        let m = v["mounts"].as_array().unwrap();
+        assert_eq!(m.len(), n_mounts + 2);
+        assert_eq!(
+            m[n_mounts],
+            json!({"destination": "/a", "type": "bind", "source": "/srv/a", "options": ["rbind", "ro"]})
+        );
+        assert_eq!(m[n_mounts + 1]["options"], json!(["rbind", "rw"]));
+        let _: oci_spec::runtime::Spec = serde_json::from_value(v).unwrap();
+    }
+
+    #[test]
+    fn annotations_only_when_the_image_has_some() {
+        let r = Root::new("annot");
+        let v = r
+            .gen(cfg(json!({"Cmd": ["x"]})), &RunOptions::default())
+            .unwrap();
+        assert!(
+            v.get("annotations").is_none_or(|a| a.is_null()),
+            "{}",
+            v["annotations"]
+        );
+        let v = r
+            .gen(
+                cfg(json!({"Cmd": ["x"], "StopSignal": "SIGQUIT"})),
+                &RunOptions::default(),
+            )
+            .unwrap();
+        assert_eq!(v["annotations"], json!({STOP_SIGNAL: "SIGQUIT"}));
+    }
+
+    #[test]
+    fn user_edge_cases() {
+        // Comment lines and short lines are skipped; a name wins over a
+        // uid of the same spelling.
+        let passwd = "#x:x:1:1::/:\nshort:x\n42:x:500:500::/h42:/bin/sh\n";
+        let u = resolve_user("42", passwd, "").unwrap();
+        assert_eq!((u.uid, u.gid, u.home.as_deref()), (500, 500, Some("/h42")));
+        let u = resolve_user("500", passwd, "").unwrap();
+        assert_eq!(u.uid, 500, "uid found by number");
+        let e = resolve_user("bad", "bad:x:notanumber:0::/:", "").unwrap_err();
+        assert!(e.to_string().contains("bad uid"), "{e}");
+        let u = resolve_user("0:10", PASSWD, GROUP).unwrap();
+        assert_eq!(
+            (u.gid, u.additional_gids.as_slice()),
+            (10, &[][..]),
+            "primary group not repeated"
+        );
+        let u = resolve_user(":wheel", PASSWD, GROUP).unwrap();
+        assert_eq!((u.uid, u.gid), (0, 10), "empty user: root");
+    }
+
+    #[test]
+    fn bind_mount_suffixes() {
+        assert!(!BindMount::parse("/tmp:/x:rw").unwrap().read_only);
+        assert!(!BindMount::parse("/tmp:/x").unwrap().read_only);
+        assert!(BindMount::parse("/tmp:/x:rx").is_err());
+        assert!(BindMount::parse("/tmp:/x:ro:extra").is_err());
+        assert_eq!(
+            BindMount::parse("/tmp/../tmp:/x").unwrap().source,
+            std::fs::canonicalize("/tmp").unwrap()
+        );
+    }
 }

@@ -248,4 +248,91 @@ mod tests {
         let mut v = Verify::new(&b"xyz"[..], "blob".into(), Some(good), Some(2));
         assert!(drain(&mut v).is_err());
     }
+
+    const ABC: &str = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+    #[test]
+    fn hex_and_display() {
+        let d = Digest::parse(ABC).unwrap();
+        assert_eq!(d.hex(), &ABC[7..]);
+        assert_eq!(d.to_string(), ABC);
+        assert_eq!(d.as_str(), ABC);
+        assert_eq!(Digest::from_hex(d.hex()), Some(d));
+        assert_eq!(Digest::from_hex("abc"), None);
+        assert_eq!(Digest::from_hex(&ABC[7..].to_uppercase()), None);
+        assert_eq!(to_hex(&[0, 0x0f, 0xa0, 0xff]), "000fa0ff");
+    }
+
+    #[test]
+    fn digest_messages_name_the_problem() {
+        let e = |s: &str| Digest::parse(s).unwrap_err().to_string();
+        assert!(e("abc").contains("no algorithm"));
+        assert!(e("md5:abc").contains("only sha256"));
+        assert!(e("sha256:abc").contains("invalid sha256 digest"));
+        assert!(e(&format!("{ABC}0")).contains("invalid sha256 digest"));
+    }
+
+    #[test]
+    fn serde_checks_on_the_way_in() {
+        let d: Digest = serde_json::from_str(&format!("\"{ABC}\"")).unwrap();
+        assert_eq!(serde_json::to_string(&d).unwrap(), format!("\"{ABC}\""));
+        assert!(serde_json::from_str::<Digest>("\"sha256:../x\"").is_err());
+        assert!(serde_json::from_str::<Digest>("42").is_err());
+    }
+
+    #[test]
+    fn verify_computes_and_reports() {
+        // Without an expected digest: computes it, accepts anything.
+        let mut v = Verify::new(&b"abc"[..], "blob".into(), None, None);
+        drain(&mut v).unwrap();
+        assert_eq!(v.digest().as_str(), ABC);
+        assert!(v.status().borrow().verified);
+        // With one, in small reads: verified at the end only.
+        let want = Digest::parse(ABC).unwrap();
+        let mut v = Verify::new(&b"abc"[..], "blob".into(), Some(want), Some(3));
+        let status = v.status();
+        let mut one = [0u8; 1];
+        assert_eq!(v.read(&mut one).unwrap(), 1);
+        assert!(!status.borrow().verified);
+        drain(&mut v).unwrap();
+        assert!(status.borrow().verified);
+        assert!(status.borrow().failure.is_none());
+        // Reads after the end stay at the end.
+        assert_eq!(v.read(&mut one).unwrap(), 0);
+    }
+
+    #[test]
+    fn verify_fails_as_soon_as_a_blob_is_too_long() {
+        let mut v = Verify::new(&b"abcdef"[..], "layer 1/1".into(), None, Some(2));
+        let mut buf = [0u8; 4];
+        let e = v.read(&mut buf).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("layer 1/1 is larger than the 2 bytes"),
+            "{e}"
+        );
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+    }
+
+    #[test]
+    fn json_blobs() {
+        let want = Digest::parse(ABC).unwrap();
+        let v: serde_json::Value = read_json(&b"[1]"[..], "index.json", None, Some(3)).unwrap();
+        assert_eq!(v, serde_json::json!([1]));
+        let e = read_json::<serde_json::Value>(&b"abc"[..], "config", Some(&want), Some(3));
+        assert!(
+            format!("{:#}", e.unwrap_err()).contains("parse config"),
+            "digest ok, not JSON"
+        );
+        let e = read_json::<serde_json::Value>(&b"[2]"[..], "manifest", Some(&want), None);
+        assert!(e
+            .unwrap_err()
+            .to_string()
+            .contains("manifest does not match its digest"));
+        let e = read_json::<serde_json::Value>(&b"[1]"[..], "m", None, Some(MAX_JSON + 1));
+        assert!(e.unwrap_err().to_string().contains("too large"));
+        let big = vec![b' '; MAX_JSON as usize + 2];
+        let e = read_json::<serde_json::Value>(&big[..], "index.json", None, None);
+        assert!(e.unwrap_err().to_string().contains("too large"));
+    }
 }

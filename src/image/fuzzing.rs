@@ -13,6 +13,7 @@
 //! bound back in writable.
 
 use super::progress::Interrupt;
+use super::reference::{Format, Select};
 use super::select::{host_platform, parse_platform, select};
 use super::source::Source;
 use super::unpack::{Unpacker, Whiteouts};
@@ -137,12 +138,16 @@ pub fn image_archive(data: &[u8]) {
     let archive = dir.join("image.tar");
     std::fs::write(&archive, data).expect("write the archive");
     if let Ok(src) = Source::open(&archive, &dir.join("scratch")) {
-        let _ = select(&src, None, &host_platform());
+        let arm = parse_platform("linux/arm64/v8").unwrap();
+        let _ = select(&src, &Select::Only, Format::Any, &host_platform());
+        let _ = select(&src, &Select::Tag("latest".into()), Format::Any, &arm);
         let _ = select(
             &src,
-            Some("latest"),
-            &parse_platform("linux/arm64/v8").unwrap(),
+            &Select::RefName("latest".into()),
+            Format::OciArchive,
+            &arm,
         );
+        let _ = select(&src, &Select::Index(1), Format::DockerArchive, &arm);
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

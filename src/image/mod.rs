@@ -2,6 +2,8 @@
 //! save` archive to a runnable bundle (rootfs + config.json).
 //!
 //! ```text
+//! reference.rs the IMAGE argument: a path, DIR:TAG, or skopeo's oci:,
+//!             oci-archive: and docker-archive: references
 //! source.rs   the image's files: a directory, or an archive read in place
 //! select.rs   tag/platform → manifest → verified config and layer list
 //! digest.rs   sha256 verified while streaming; JSON blobs
@@ -23,6 +25,7 @@ mod fs;
 #[doc(hidden)]
 pub mod fuzzing;
 mod progress;
+mod reference;
 mod select;
 mod source;
 mod store;
@@ -45,6 +48,7 @@ use unpack::{Unpacker, Whiteouts};
 const MARKER: &str = "husk-bundle.json";
 
 pub struct Options {
+    /// A path or a reference (see reference.rs).
     pub image: PathBuf,
     pub bundle: PathBuf,
     pub tag: Option<String>,
@@ -74,19 +78,18 @@ pub fn create(o: &Options) -> Result<()> {
         Some(p) => select::parse_platform(p)?,
         None => select::host_platform(),
     };
+    let stat = |p: &Path| std::fs::metadata(p).ok().map(|m| m.is_dir());
+    let image_ref = reference::parse(o.image.as_os_str(), o.tag.as_deref(), &stat)?;
     let bundle = absolute(&o.bundle)?;
     check_target(&bundle)?;
-    if !o.image.exists() {
-        bail!("image {} does not exist", o.image.display());
-    }
     // Modes and owners come from the image, not from husk's umask. This
     // process does nothing else, so the process-wide setting is fine.
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     let interrupt = progress::Interrupt::install()?;
 
     let staging = Staging::new(&bundle)?;
-    let src = Source::open(&o.image, &staging.path)?;
-    let image = select::select(&src, o.tag.as_deref(), &platform)?;
+    let src = Source::open(&image_ref.path, &staging.path)?;
+    let image = select::select(&src, &image_ref.select, image_ref.format, &platform)?;
     match &o.layer_store {
         None => flat(&src, &image, &staging, &bundle, &o.run, &interrupt),
         Some(store) => overlay(&src, &image, staging, &bundle, store, &o.run, &interrupt),

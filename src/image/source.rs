@@ -244,4 +244,116 @@ mod tests {
         );
         assert_eq!(resolve_dots("../c"), None);
     }
+
+    /// A temporary directory, removed on drop.
+    struct Tmp(PathBuf);
+
+    impl Tmp {
+        fn new(name: &str) -> Tmp {
+            let d = std::env::temp_dir().join(format!("husk-unit-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&d);
+            std::fs::create_dir_all(&d).unwrap();
+            Tmp(d)
+        }
+    }
+
+    impl Drop for Tmp {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// A tar with `a/layer.tar`, a symlink and a hard link to it, and a
+    /// link that leads out of the archive.
+    fn archive() -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(5);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "./a/layer.tar", &b"hello"[..])
+            .unwrap();
+        let mut link = |kind, name: &str, target: &str| {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(kind);
+            h.set_size(0);
+            b.append_link(&mut h, name, target).unwrap();
+        };
+        link(tar::EntryType::Symlink, "b/layer.tar", "../a/layer.tar");
+        link(tar::EntryType::Link, "c/layer.tar", "a/layer.tar");
+        link(tar::EntryType::Symlink, "d/chain.tar", "../b/layer.tar");
+        link(tar::EntryType::Symlink, "e/out.tar", "../../etc/passwd");
+        b.into_inner().unwrap()
+    }
+
+    fn read(src: &Source, name: &str) -> String {
+        let (mut r, size) = src.open_file(name).unwrap();
+        let mut s = String::new();
+        r.read_to_string(&mut s).unwrap();
+        assert_eq!(s.len() as u64, size);
+        s
+    }
+
+    #[test]
+    fn archive_links_resolve_inside_it() {
+        let t = Tmp::new("src-links");
+        let p = t.0.join("image.tar");
+        std::fs::write(&p, archive()).unwrap();
+        let src = Source::open(&p, &t.0).unwrap();
+        for name in [
+            "a/layer.tar",
+            "/a/layer.tar",
+            "b/layer.tar",
+            "c/layer.tar",
+            "d/chain.tar",
+        ] {
+            assert_eq!(read(&src, name), "hello", "{name}");
+        }
+        assert!(
+            !src.has("e/out.tar"),
+            "a link out of the archive leads nowhere"
+        );
+        let e = src.open_file("nope").err().unwrap().to_string();
+        assert!(e.contains("no file nope in the archive"), "{e}");
+        let e = src.open_file("../a/layer.tar").err().unwrap().to_string();
+        assert!(e.contains("invalid file name"), "{e}");
+        assert_eq!(src.describe(), p.display().to_string());
+    }
+
+    #[test]
+    fn compressed_archives_are_read_too() {
+        use std::io::Write;
+        let t = Tmp::new("src-gz");
+        let gz = t.0.join("image.tar.gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&archive()).unwrap();
+        std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+        let zst = t.0.join("image.tar.zst");
+        std::fs::write(&zst, zstd::encode_all(&archive()[..], 1).unwrap()).unwrap();
+        for p in [gz, zst] {
+            let src = Source::open(&p, &t.0).unwrap();
+            assert_eq!(read(&src, "c/layer.tar"), "hello", "{}", p.display());
+        }
+        // The decompressed copy is an unnamed file: nothing is left.
+        let mut left: Vec<_> = std::fs::read_dir(&t.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["image.tar.gz", "image.tar.zst"]);
+    }
+
+    #[test]
+    fn directories_and_missing_blobs() {
+        let t = Tmp::new("src-dir");
+        std::fs::create_dir_all(t.0.join("blobs/sha256")).unwrap();
+        std::fs::write(t.0.join("index.json"), "{}").unwrap();
+        let src = Source::open(&t.0, &t.0).unwrap();
+        assert!(src.has("index.json") && !src.has("blobs") && !src.has("oci-layout"));
+        assert_eq!(read(&src, "./index.json"), "{}");
+        let d = Digest::parse(&format!("sha256:{}", "0".repeat(64))).unwrap();
+        let e = src.open_blob(&d).err().unwrap().to_string();
+        assert!(e.ends_with(&format!("blob {d} is missing")), "{e}");
+        let e = Source::open(&t.0.join("nope"), &t.0).err().unwrap();
+        assert!(e.to_string().starts_with("open "), "{e}");
+    }
 }

@@ -38,6 +38,33 @@ const WH: &str = ".wh.";
 const OPAQUE: &str = ".wh..wh..opq";
 const OVERLAY_OPAQUE: &[u8] = b"trusted.overlay.opaque";
 
+/// What a `.wh.` entry name means.
+#[derive(Debug, PartialEq, Eq)]
+enum Whiteout<'a> {
+    /// Not a whiteout: an ordinary entry.
+    No,
+    /// `.wh..wh..opq`: its directory is opaque.
+    Opaque,
+    /// `.wh.NAME`: NAME is deleted (any bytes, as file names).
+    Delete(&'a OsStr),
+    /// Another `.wh..wh.` name (AUFS bookkeeping) or a bare `.wh.`:
+    /// meaningless here, skipped.
+    Ignore,
+}
+
+fn whiteout_kind(name: &OsStr) -> Whiteout<'_> {
+    let Some(target) = name.as_bytes().strip_prefix(WH.as_bytes()) else {
+        return Whiteout::No;
+    };
+    if name == OPAQUE {
+        Whiteout::Opaque
+    } else if target.starts_with(WH.as_bytes()) || target.is_empty() {
+        Whiteout::Ignore
+    } else {
+        Whiteout::Delete(OsStr::from_bytes(target))
+    }
+}
+
 /// Metadata of an entry, from its header and PAX records.
 struct Meta {
     mode: u32,
@@ -133,8 +160,11 @@ impl<'a> Unpacker<'a> {
             return Ok(());
         };
         let parent = path.parent().unwrap_or(Path::new("")).to_path_buf();
-        if let Some(target) = name.to_str().and_then(|n| n.strip_prefix(WH)) {
-            return self.whiteout(&parent, &name, target);
+        match whiteout_kind(&name) {
+            Whiteout::No => {}
+            Whiteout::Opaque => return self.opaque(&parent),
+            Whiteout::Delete(target) => return self.whiteout(&parent, target),
+            Whiteout::Ignore => return Ok(()),
         }
         let (dir, made) = fs::make_dirs(self.root(), &parent)?;
         self.mark(&path);
@@ -245,14 +275,7 @@ impl<'a> Unpacker<'a> {
     }
 
     /// A whiteout `.wh.TARGET` in directory `parent`.
-    fn whiteout(&mut self, parent: &Path, name: &OsStr, target: &str) -> Result<()> {
-        if name == OPAQUE {
-            return self.opaque(parent);
-        }
-        if target.starts_with(WH) || target.is_empty() {
-            // Other `.wh..wh.` names are AUFS bookkeeping, meaningless here.
-            return Ok(());
-        }
+    fn whiteout(&mut self, parent: &Path, target: &OsStr) -> Result<()> {
         match self.whiteouts {
             Whiteouts::Remove => {
                 let dir = match fs::open_dir(self.root(), parent) {
@@ -260,15 +283,14 @@ impl<'a> Unpacker<'a> {
                     Err(Errno::ENOENT | Errno::ENOTDIR) => return Ok(()),
                     Err(e) => return Err(e).context("open the whiteout's directory"),
                 };
-                fs::remove_at(dir.as_fd(), OsStr::new(target), None)
+                fs::remove_at(dir.as_fd(), target, None)
             }
             Whiteouts::Overlay => {
                 let (dir, made) = fs::make_dirs(self.root(), parent)?;
                 for p in made {
                     self.mark(&p);
                 }
-                let t = OsStr::new(target);
-                replace(dir.as_fd(), t, |d, n| {
+                replace(dir.as_fd(), target, |d, n| {
                     nix::sys::stat::mknodat(d, n, SFlag::S_IFCHR, Mode::empty(), 0)
                 })
                 .context("create overlay whiteout")
@@ -491,6 +513,24 @@ mod tests {
         assert_eq!(clean(b"./").unwrap(), PathBuf::from(""));
         assert!(clean(b"../x").is_err());
         assert!(clean(b"a/../../x").is_err());
+    }
+
+    #[test]
+    fn whiteout_names() {
+        fn k(s: &str) -> Whiteout<'_> {
+            whiteout_kind(OsStr::new(s))
+        }
+        assert_eq!(k("file"), Whiteout::No);
+        assert_eq!(k("a.wh.b"), Whiteout::No, "only a prefix counts");
+        assert_eq!(k(".wh.gone"), Whiteout::Delete(OsStr::new("gone")));
+        assert_eq!(k(".wh..hidden"), Whiteout::Delete(OsStr::new(".hidden")));
+        assert_eq!(k(".wh..wh..opq"), Whiteout::Opaque);
+        assert_eq!(k(".wh..wh..opq2"), Whiteout::Ignore);
+        assert_eq!(k(".wh..wh.plnk"), Whiteout::Ignore, "AUFS hard-link dir");
+        assert_eq!(k(".wh."), Whiteout::Ignore);
+        let raw = OsStr::from_bytes(b".wh.\xff");
+        let want = OsStr::from_bytes(b"\xff");
+        assert_eq!(whiteout_kind(raw), Whiteout::Delete(want), "any bytes");
     }
 
     #[test]
