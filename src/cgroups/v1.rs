@@ -621,7 +621,11 @@ mod tests {
             &CTRLS,
             &[
                 ("memory", "memory.limit_in_bytes", "9223372036854771712\n"),
-                ("memory", "memory.memsw.limit_in_bytes", "9223372036854771712\n"),
+                (
+                    "memory",
+                    "memory.memsw.limit_in_bytes",
+                    "9223372036854771712\n",
+                ),
             ],
         );
         f.set(json!({"memory": {"limit": 67108864, "swap": 134217728, "reservation": 33554432}}))
@@ -669,7 +673,10 @@ mod tests {
         assert!(!f.exists("memory", "memory.kmem.limit_in_bytes"));
         assert!(!f.exists("memory", "memory.kmem.tcp.limit_in_bytes"));
         // Where they exist, they are written.
-        let f = fake(&CTRLS, &[("memory", "memory.kmem.tcp.limit_in_bytes", "0\n")]);
+        let f = fake(
+            &CTRLS,
+            &[("memory", "memory.kmem.tcp.limit_in_bytes", "0\n")],
+        );
         f.set(json!({"memory": {"kernelTCP": 4096}})).unwrap();
         assert_eq!(f.read("memory", "memory.kmem.tcp.limit_in_bytes"), "4096");
     }
@@ -685,9 +692,11 @@ mod tests {
     #[test]
     fn cpu_shares_quota_period_and_realtime() {
         let f = fake(&CTRLS, &[]);
-        f.set(json!({"cpu": {"shares": 512, "quota": 25000, "period": 50000,
-            "realtimeRuntime": 950000, "realtimePeriod": 1000000}}))
-            .unwrap();
+        f.set(
+            json!({"cpu": {"shares": 512, "quota": 25000, "period": 50000,
+            "realtimeRuntime": 950000, "realtimePeriod": 1000000}}),
+        )
+        .unwrap();
         assert_eq!(f.read("cpu", "cpu.shares"), "512");
         assert_eq!(f.read("cpu", "cpu.cfs_quota_us"), "25000");
         assert_eq!(f.read("cpu", "cpu.cfs_period_us"), "50000");
@@ -719,7 +728,10 @@ mod tests {
         f.set(json!({"cpu": {"cpus": "0,1", "mems": "0"}})).unwrap();
         assert_eq!(f.read("cpuset", "cpuset.cpus"), "0,1");
         assert_eq!(f.read("cpuset", "cpuset.mems"), "0");
-        assert!(!f.exists("cpu", "cpu.shares"), "no cpu file for cpuset only");
+        assert!(
+            !f.exists("cpu", "cpu.shares"),
+            "no cpu file for cpuset only"
+        );
     }
 
     #[test]
@@ -760,9 +772,15 @@ mod tests {
         f.set(json!({"blockIO": {"weight": 300}})).unwrap();
         assert_eq!(f.read("blkio", "blkio.bfq.weight"), "300");
         let f = fake(&CTRLS, &[]);
-        let e = f.set(json!({"blockIO": {"weight": 300}})).unwrap_err().to_string();
+        let e = f
+            .set(json!({"blockIO": {"weight": 300}}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("linux.resources.blockIO.weight"), "{e}");
-        assert!(e.contains("blkio.bfq.weight is not supported by this kernel"), "{e}");
+        assert!(
+            e.contains("blkio.bfq.weight is not supported by this kernel"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -785,8 +803,13 @@ mod tests {
             "pids": {"limit": 5},
             "devices": [{"allow": true, "type": "c", "access": "rwx"}]}))
         .unwrap();
-        let e = set(&f.layout, "c1", &res, false, None).unwrap_err().to_string();
-        assert!(e.contains("linux.resources.devices[0]: invalid device access"), "{e}");
+        let e = set(&f.layout, "c1", &res, false, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("linux.resources.devices[0]: invalid device access"),
+            "{e}"
+        );
         assert!(!f.exists("pids", "pids.max"));
         assert!(!f.exists("devices", "devices.deny"));
     }
@@ -808,13 +831,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("cannot use unified on cgroup v1"), "{e}");
-        let e = f.set(json!({"cpu": {"cpus": "0"}})).unwrap_err().to_string();
+        let e = f
+            .set(json!({"cpu": {"cpus": "0"}}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("linux.resources.cpu.cpus/mems"), "{e}");
         // Devices are fatal when missing, unless skipped (update).
         let f = fake(&["pids"], &[]);
         let res = LinuxResources::default();
-        let e = set(&f.layout, "c1", &res, false, None).unwrap_err().to_string();
-        assert!(e.contains("the devices cgroup controller is not mounted"), "{e}");
+        let e = set(&f.layout, "c1", &res, false, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("the devices cgroup controller is not mounted"),
+            "{e}"
+        );
         set(&f.layout, "c1", &res, true, None).unwrap();
     }
 
@@ -848,16 +879,28 @@ mod tests {
         std::fs::write(m.join("cpuset.mems"), "0\n").unwrap();
         create(&["cpuset".to_string()], m, "/a/b").unwrap();
         for d in ["a", "a/b"] {
-            assert_eq!(std::fs::read_to_string(m.join(d).join("cpuset.cpus")).unwrap(), "0-3");
-            assert_eq!(std::fs::read_to_string(m.join(d).join("cpuset.mems")).unwrap(), "0");
+            assert_eq!(
+                std::fs::read_to_string(m.join(d).join("cpuset.cpus")).unwrap(),
+                "0-3"
+            );
+            assert_eq!(
+                std::fs::read_to_string(m.join(d).join("cpuset.mems")).unwrap(),
+                "0"
+            );
         }
         // An ancestor with its own cpus keeps them, and passes them on.
         std::fs::create_dir(m.join("x")).unwrap();
         std::fs::write(m.join("x/cpuset.cpus"), "1\n").unwrap();
         std::fs::write(m.join("x/cpuset.mems"), "0\n").unwrap();
         create(&["cpuset".to_string()], m, "x/y").unwrap();
-        assert_eq!(std::fs::read_to_string(m.join("x/cpuset.cpus")).unwrap(), "1\n");
-        assert_eq!(std::fs::read_to_string(m.join("x/y/cpuset.cpus")).unwrap(), "1");
+        assert_eq!(
+            std::fs::read_to_string(m.join("x/cpuset.cpus")).unwrap(),
+            "1\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(m.join("x/y/cpuset.cpus")).unwrap(),
+            "1"
+        );
         // Other controllers: a plain mkdir -p.
         create(&["pids".to_string()], m, "/p/q").unwrap();
         assert!(m.join("p/q").is_dir());

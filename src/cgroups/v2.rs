@@ -534,7 +534,10 @@ mod tests {
         let r = res(serde_json::json!({"pids": {"limit": 10},
             "memory": {"limit": 2097152, "swap": 1048576}}));
         let e = format!("{:#}", set(d.path(), &r, true, false).unwrap_err());
-        assert!(e.contains("memory+swap limit should be >= memory limit"), "{e}");
+        assert!(
+            e.contains("memory+swap limit should be >= memory limit"),
+            "{e}"
+        );
         assert_eq!(read(&d, "pids.max"), "max\n", "validated before writing");
         assert_eq!(read(&d, "memory.max"), "max\n");
     }
@@ -591,13 +594,31 @@ mod tests {
     #[test]
     fn pids_limit_and_unlimited() {
         let d = cgroup(&[("pids.max", "max\n")]);
-        set(d.path(), &res(serde_json::json!({"pids": {"limit": 64}})), true, false).unwrap();
+        set(
+            d.path(),
+            &res(serde_json::json!({"pids": {"limit": 64}})),
+            true,
+            false,
+        )
+        .unwrap();
         assert_eq!(read(&d, "pids.max"), "64");
-        set(d.path(), &res(serde_json::json!({"pids": {"limit": -1}})), true, false).unwrap();
+        set(
+            d.path(),
+            &res(serde_json::json!({"pids": {"limit": -1}})),
+            true,
+            false,
+        )
+        .unwrap();
         assert_eq!(read(&d, "pids.max"), "max");
         // 0 leaves the file alone.
         std::fs::write(d.path().join("pids.max"), "7\n").unwrap();
-        set(d.path(), &res(serde_json::json!({"pids": {"limit": 0}})), true, false).unwrap();
+        set(
+            d.path(),
+            &res(serde_json::json!({"pids": {"limit": 0}})),
+            true,
+            false,
+        )
+        .unwrap();
         assert_eq!(read(&d, "pids.max"), "7\n");
     }
 
@@ -635,11 +656,13 @@ mod tests {
     fn hugetlb_and_rdma_lines() {
         let sizes = crate::cgroups::stats::hugepage_sizes();
         let d = cgroup(&[]);
-        let r = res(serde_json::json!({"rdma": {"mlx5_1": {"hcaHandles": 3, "hcaObjects": 10000}}}));
+        let r =
+            res(serde_json::json!({"rdma": {"mlx5_1": {"hcaHandles": 3, "hcaObjects": 10000}}}));
         set(d.path(), &r, true, false).unwrap();
         assert_eq!(read(&d, "rdma.max"), "mlx5_1 hca_handle=3 hca_object=10000");
         if let Some(size) = sizes.first() {
-            let r = res(serde_json::json!({"hugepageLimits": [{"pageSize": size, "limit": 4194304}]}));
+            let r =
+                res(serde_json::json!({"hugepageLimits": [{"pageSize": size, "limit": 4194304}]}));
             set(d.path(), &r, true, false).unwrap();
             assert_eq!(read(&d, &format!("hugetlb.{size}.max")), "4194304");
         }
@@ -650,7 +673,10 @@ mod tests {
 
     #[test]
     fn unified_keys_are_file_names_and_missing_controllers_are_named() {
-        let d = cgroup(&[("cgroup.controllers", "cpu memory pids\n"), ("memory.high", "max\n")]);
+        let d = cgroup(&[
+            ("cgroup.controllers", "cpu memory pids\n"),
+            ("memory.high", "max\n"),
+        ]);
         let r = res(serde_json::json!({"unified": {"memory.high": "1073741824"}}));
         set(d.path(), &r, true, false).unwrap();
         assert_eq!(read(&d, "memory.high"), "1073741824");
@@ -679,7 +705,10 @@ mod tests {
 
     #[test]
     fn freeze_waits_for_cgroup_events() {
-        let d = cgroup(&[("cgroup.freeze", "0\n"), ("cgroup.events", "populated 1\nfrozen 1\n")]);
+        let d = cgroup(&[
+            ("cgroup.freeze", "0\n"),
+            ("cgroup.events", "populated 1\nfrozen 1\n"),
+        ]);
         freeze(d.path(), true).unwrap();
         assert_eq!(read(&d, "cgroup.freeze"), "1");
         assert_eq!(is_frozen(d.path()), Some(true));
@@ -687,13 +716,19 @@ mod tests {
 
     #[test]
     fn create_makes_the_path_and_enables_available_controllers() {
-        let d = cgroup(&[("cgroup.controllers", "cpu pids\n"), ("cgroup.subtree_control", "")]);
+        let d = cgroup(&[
+            ("cgroup.controllers", "cpu pids\n"),
+            ("cgroup.subtree_control", ""),
+        ]);
         create(d.path(), "/a/b").unwrap();
         assert!(d.path().join("a/b").is_dir());
         // A plain file keeps only the last write: the last controller.
         assert_eq!(read(&d, "cgroup.subtree_control"), "+pids");
         // Already enabled: nothing written.
-        let d = cgroup(&[("cgroup.controllers", "cpu\n"), ("cgroup.subtree_control", "cpu\n")]);
+        let d = cgroup(&[
+            ("cgroup.controllers", "cpu\n"),
+            ("cgroup.subtree_control", "cpu\n"),
+        ]);
         create(d.path(), "x").unwrap();
         assert_eq!(read(&d, "cgroup.subtree_control"), "cpu\n");
     }
