@@ -384,9 +384,9 @@ mod tests {
             assert_eq!(rlimit_resource(&l).unwrap(), res, "{name}");
         }
         // The 16 resources are all distinct kernel numbers 0..16.
-        let mut all: Vec<_> = names.iter().map(|(_, r)| *r as u32).collect();
+        let mut all: Vec<u64> = names.iter().map(|(_, r)| *r as u64).collect();
         all.sort();
-        assert_eq!(all, (0..16).collect::<Vec<u32>>());
+        assert_eq!(all, (0..16).collect::<Vec<u64>>());
     }
 
     #[test]
