@@ -500,17 +500,29 @@ pub fn normalize_args(args: Vec<String>) -> Vec<String> {
                 Some((n, _)) => (n, true),
                 None => (long, false),
             };
+            let takes = |a: &clap::Arg| {
+                a.get_action().takes_values() && a.get_num_args().is_none_or(|n| n.min_values() > 0)
+            };
             let found = current.get_arguments().find(|a| a.get_long() == Some(name));
             match found {
                 Some(a) if name.len() > 1 || rest.starts_with('-') => {
-                    let takes = a.get_action().takes_values()
-                        && a.get_num_args().is_none_or(|n| n.min_values() > 0);
-                    if !has_eq && takes {
+                    if !has_eq && takes(a) {
                         expect_value = true;
                     }
                     out.push(format!("--{long}"));
                 }
-                _ => out.push(arg),
+                _ => {
+                    // A short flag with its value in the next argument
+                    // (`-e A=1`): that value is not the first positional,
+                    // and the flags after it are still flags.
+                    let mut c = rest.chars();
+                    if let (Some(short), None) = (c.next(), c.next()) {
+                        expect_value = current
+                            .get_arguments()
+                            .any(|a| a.get_short() == Some(short) && takes(a));
+                    }
+                    out.push(arg)
+                }
             }
             continue;
         }
@@ -532,7 +544,7 @@ pub fn normalize_args(args: Vec<String>) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::normalize_args;
+    use super::*;
     fn v(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()
     }
@@ -550,6 +562,152 @@ mod tests {
         assert_eq!(
             normalize_args(v("husk delete -f id")),
             v("husk delete -f id")
+        );
+    }
+
+    fn parse(s: &str) -> Cli {
+        Cli::try_parse_from(normalize_args(v(s))).unwrap()
+    }
+
+    #[test]
+    fn global_defaults_are_runcs() {
+        let c = parse("husk list");
+        assert_eq!(c.root_flag, None);
+        assert_eq!(c.log, None);
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert!(!c.debug && !c.systemd_cgroup && !c.version);
+        assert_eq!(c.rootless, None);
+        let Some(Command::List(l)) = c.command else {
+            panic!()
+        };
+        assert_eq!(l.format, "table");
+        assert!(!l.quiet);
+    }
+
+    #[test]
+    fn go_style_global_flags_and_values() {
+        let c = parse("husk -root /r -log /l -log-format json -debug -systemd-cgroup state x");
+        assert_eq!(c.root_flag, Some(PathBuf::from("/r")));
+        assert_eq!(c.log, Some(PathBuf::from("/l")));
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert!(c.debug && c.systemd_cgroup);
+        // As Go's string flag, --rootless takes the next argument.
+        assert_eq!(
+            parse("husk -rootless false list").rootless.as_deref(),
+            Some("false")
+        );
+        assert_eq!(
+            parse("husk -rootless=auto list").rootless.as_deref(),
+            Some("auto")
+        );
+    }
+
+    #[test]
+    fn create_and_run_defaults() {
+        let Some(Command::Create(c)) = parse("husk create id").command else {
+            panic!()
+        };
+        assert_eq!(c.bundle, PathBuf::from("."));
+        assert_eq!(c.preserve_fds, 0);
+        assert!(c.console_socket.is_none() && c.pid_file.is_none());
+        assert!(!c.no_pivot && !c.no_new_keyring);
+        let Some(Command::Run(r)) =
+            parse("husk run -d -keep -preserve-fds 2 -console-socket /s -b /b id").command
+        else {
+            panic!()
+        };
+        assert!(r.detach && r.keep);
+        assert_eq!(r.create.preserve_fds, 2);
+        assert_eq!(r.create.bundle, PathBuf::from("/b"));
+        assert_eq!(r.create.console_socket, Some(PathBuf::from("/s")));
+    }
+
+    #[test]
+    fn kill_takes_signals_that_look_like_flags() {
+        let Some(Command::Kill(k)) = parse("husk kill -a id -9").command else {
+            panic!()
+        };
+        assert!(k.all);
+        assert_eq!(k.signal.as_deref(), Some("-9"));
+        let Some(Command::Kill(k)) = parse("husk kill id").command else {
+            panic!()
+        };
+        assert_eq!(k.signal, None, "the command chooses SIGTERM");
+    }
+
+    #[test]
+    fn exec_flags_stop_at_the_command() {
+        let Some(Command::Exec(e)) =
+            parse("husk exec -t -e A=1 --env B=2 -u 1000:1000 -cwd /tmp -cap CAP_KILL id sh -c -x")
+                .command
+        else {
+            panic!()
+        };
+        assert!(e.tty);
+        assert_eq!(e.env, ["A=1", "B=2"]);
+        assert_eq!(e.user.as_deref(), Some("1000:1000"));
+        assert_eq!(e.cwd.as_deref(), Some("/tmp"));
+        assert_eq!(e.cap, ["CAP_KILL"]);
+        assert_eq!(e.id, "id");
+        assert_eq!(e.command, ["sh", "-c", "-x"]);
+    }
+
+    #[test]
+    fn a_short_flags_value_is_not_the_first_positional() {
+        // runc accepts `exec -e A=1 -cwd /tmp id ...`: -cwd is still a flag.
+        assert_eq!(
+            normalize_args(v("husk exec -e A=1 -cwd /tmp -u 0 id ls -cwd")),
+            v("husk exec -e A=1 --cwd /tmp -u 0 id ls -cwd")
+        );
+        // A flag without a value (-t) does not swallow the next argument.
+        assert_eq!(
+            normalize_args(v("husk exec -t id -cwd")),
+            v("husk exec -t id -cwd")
+        );
+    }
+
+    #[test]
+    fn update_takes_negative_values() {
+        let Some(Command::Update(u)) =
+            parse("husk update -memory -1 -cpu-quota -1 -pids-limit -1 -cpu-share 512 id").command
+        else {
+            panic!()
+        };
+        assert_eq!(u.memory.as_deref(), Some("-1"));
+        assert_eq!(u.cpu_quota, Some(-1));
+        assert_eq!(u.pids_limit, Some(-1));
+        assert_eq!(u.cpu_share, Some(512));
+    }
+
+    #[test]
+    fn normalize_leaves_values_and_unknown_flags_alone() {
+        // The value of a flag is never rewritten, even when it looks like one.
+        assert_eq!(
+            normalize_args(v("husk --log -debug list")),
+            v("husk --log -debug list")
+        );
+        // Unknown single-dash words stay (clap reports them).
+        assert_eq!(
+            normalize_args(v("husk -nonsense list")),
+            v("husk -nonsense list")
+        );
+        // After "--" nothing is touched.
+        assert_eq!(
+            normalize_args(v("husk exec -- -root")),
+            v("husk exec -- -root")
+        );
+        // Single-letter flags keep their single dash.
+        assert_eq!(normalize_args(v("husk list -q")), v("husk list -q"));
+        assert_eq!(normalize_args(v("husk")), v("husk"));
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(Cli::try_parse_from(v("husk --log-format xml list")).is_err());
+        assert!(Cli::try_parse_from(v("husk create -preserve-fds x id")).is_err());
+        assert!(
+            Cli::try_parse_from(v("husk start")).is_err(),
+            "id is required"
         );
     }
 }

@@ -89,6 +89,7 @@ fn check_refused(fx: &Fixture, sysctl: &[(&str, &str)], want: &str, want_everywh
 // 1. sysctls
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn sysctl_global_keys_are_refused() {
     if !require_root() {
         return;
@@ -121,6 +122,7 @@ fn sysctl_global_keys_are_refused() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn sysctl_net_keys_need_a_network_namespace_of_their_own() {
     if !require_root() {
         return;
@@ -146,6 +148,7 @@ fn sysctl_net_keys_need_a_network_namespace_of_their_own() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn sysctl_ipc_keys_need_an_ipc_namespace_of_their_own() {
     if !require_root() {
         return;
@@ -177,6 +180,7 @@ fn sysctl_ipc_keys_need_an_ipc_namespace_of_their_own() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn sysctl_uts_keys() {
     if !require_root() {
         return;
@@ -214,6 +218,7 @@ fn sysctl_uts_keys() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn sysctl_write_does_not_leave_procfs() {
     if !require_root() {
         return;
@@ -274,6 +279,7 @@ fn as_nobody(args: &[&str]) -> Output {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn state_is_private_to_root() {
     if !require_root() {
         return;
@@ -367,6 +373,7 @@ fn killed(out: &Output) -> bool {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn pid_file_leaves_no_temp_file() {
     if !require_root() {
         return;
@@ -526,6 +533,7 @@ fn big_state_hook(name: &str, script: &str, timeout: Option<i64>) -> (Fixture, H
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn hook_timeout_covers_writing_the_state() {
     if !require_root() {
         return;
@@ -552,6 +560,7 @@ fn hook_timeout_covers_writing_the_state() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn hook_that_never_reads_its_state_does_not_hang_husk() {
     if !require_root() {
         return;
@@ -601,6 +610,7 @@ const FAIL_POINTS: [&str; 13] = [
 ];
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn create_failing_at_each_step_leaves_nothing() {
     if !require_root() || !is_husk() {
         return;

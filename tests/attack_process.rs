@@ -72,6 +72,7 @@ fn ignoring(cmd: &mut Command, sigs: &'static [i32]) {
 /// then tries to write the binary through that fd until the runtime has
 /// exited. The runtime binary on the host must be unchanged.
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn cve_2019_5736_exec_of_a_proc_self_exe_script_cannot_overwrite_the_runtime() {
     if !require_root() {
         return;
@@ -174,6 +175,7 @@ fn cve_2019_5736_exec_of_a_proc_self_exe_script_cannot_overwrite_the_runtime() {
 /// write through that link (EROFS on husk's read-only clone, EPERM on a
 /// sealed memfd as runc 1.1.5 uses).
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn cve_2019_5736_the_init_runs_from_a_read_only_view_of_the_runtime() {
     if !require_root() {
         return;
@@ -239,6 +241,7 @@ fn dev_null_owner() -> (u32, u32, u32) {
 /// init and in an exec'd process. The fd the container sees is its own
 /// /dev/null.
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn host_dev_null_as_stdio_is_replaced_by_the_containers() {
     if !require_root() {
         return;
@@ -327,6 +330,7 @@ fn assert_default_signals(out: &std::process::Output, caller: &[i32]) {
 /// disposition and none blocked, even when the runtime's caller ignored
 /// some (nohup, `&`): `yes | head -c1` is quiet, as on a host.
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn container_processes_start_with_default_signal_dispositions() {
     if !require_root() {
         return;
@@ -356,6 +360,7 @@ fn container_processes_start_with_default_signal_dispositions() {
 /// `nohup runtime run ... &`: SIGINT and SIGHUP were ignored when the
 /// runtime started, yet a foreground run forwards both to the container.
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn foreground_run_forwards_signals_its_caller_ignored() {
     if !require_root() {
         return;
@@ -408,6 +413,7 @@ fn foreground_run_forwards_signals_its_caller_ignored() {
 /// invisible in /proc/keys of the init and of an exec'd process: both join
 /// the container's own session keyring.
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn container_processes_do_not_possess_the_callers_session_keyring() {
     if !require_root() {
         return;
@@ -473,6 +479,7 @@ fn container_processes_do_not_possess_the_callers_session_keyring() {
 /// ends quietly (killed by SIGPIPE, as runc and C tools are), no panic,
 /// no error line.
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn closed_stdout_ends_the_runtime_quietly() {
     if !require_root() {
         return;

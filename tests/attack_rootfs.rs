@@ -81,6 +81,7 @@ fn run_and_assert_made_inside(fx: &Fixture, host_target: &Path, stdout: &str) {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn bind_onto_a_dangling_absolute_symlink_creates_inside_the_rootfs() {
     if !require_root() {
         return;
@@ -106,6 +107,7 @@ fn bind_onto_a_dangling_absolute_symlink_creates_inside_the_rootfs() {
 /// point must neither open it (a writer's open blocks until a reader
 /// comes) nor anything else on the host.
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn bind_onto_a_symlink_to_a_host_fifo_neither_blocks_nor_touches_it() {
     if !require_root() {
         return;
@@ -177,6 +179,7 @@ const HOST_UID: u32 = 100000;
 /// directory the container's root could write to) must get that file made
 /// in the rootfs, not on the host.
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn device_mount_point_in_a_user_namespace_is_created_inside_the_rootfs() {
     if !require_root() {
         return;
@@ -216,6 +219,7 @@ fn device_mount_point_in_a_user_namespace_is_created_inside_the_rootfs() {
 /// `/proc -> /tmp` and `/sys -> /etc` in the image (CVE-2023-27561,
 /// CVE-2023-28642): the runtime refuses, with one error naming the mount.
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn proc_or_sysfs_through_a_symlink_is_refused() {
     if !require_root() {
         return;
@@ -252,6 +256,7 @@ fn proc_or_sysfs_through_a_symlink_is_refused() {
 /// the last component, creates `<host dir>/proc` ON THE HOST through the
 /// symlink, then mounts in the rootfs's copy of the path.)
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn proc_mount_through_a_symlinked_parent_is_refused() {
     if !require_root() {
         return;
@@ -284,6 +289,7 @@ fn proc_mount_through_a_symlinked_parent_is_refused() {
 /// inside /proc only the files lxcfs emulates (/proc/uptime, ...). The
 /// destination is checked after resolution, so `..` does not get around it.
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn mounts_inside_proc_follow_runcs_rule() {
     if !require_root() {
         return;
@@ -335,6 +341,7 @@ fn mounts_inside_proc_follow_runcs_rule() {
 // 3. `..` is resolved (inside the root), never dropped.
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn dotdot_in_masked_and_readonly_paths_is_resolved() {
     if !require_root() {
         return;
@@ -362,6 +369,7 @@ fn dotdot_in_masked_and_readonly_paths_is_resolved() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn dotdot_in_mount_destinations_is_resolved() {
     if !require_root() {
         return;
@@ -407,6 +415,7 @@ fn dotdot_in_mount_destinations_is_resolved() {
 /// lets a nested user + pid namespace mount a fresh procfs (the kernel
 /// allows it when a fully visible one exists), unmasking /proc.
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn no_pivot_leaves_no_host_procfs_for_a_nested_namespace() {
     if !require_root() {
         return;
@@ -459,6 +468,7 @@ fn make_rootfs_a_shared_mount_point(fx: &Fixture) {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn rshared_rootfs_mount_point_propagates_nothing_to_the_host() {
     if !require_root() {
         return;
@@ -482,6 +492,7 @@ fn rshared_rootfs_mount_point_propagates_nothing_to_the_host() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn failed_create_with_rshared_leaves_no_mount_on_the_host() {
     if !require_root() {
         return;
@@ -512,6 +523,7 @@ fn failed_create_with_rshared_leaves_no_mount_on_the_host() {
 /// mounts: "unbindable" and "runbindable" on / used to make the bind of
 /// the rootfs onto itself fail (EINVAL), as the conformance suite found.
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn every_rootfs_propagation_runs_and_leaves_the_host_alone() {
     if !require_root() {
         return;

@@ -867,6 +867,7 @@ fn oracle_message(got: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn bad_inputs_table() {
     if !require_root() {
         return;

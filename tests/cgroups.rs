@@ -169,6 +169,7 @@ fn create_fails_cleanly(fx: &Fixture) -> String {
 // Resources written at create
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn memory_settings_are_written() {
     if !require_root() {
         return;
@@ -210,6 +211,7 @@ fn memory_settings_are_written() {
 /// A process allocating past memory.limit is OOM-killed, and `events`
 /// streams an `oom` event.
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn memory_limit_oom_kills_and_events_reports_it() {
     if !require_root() {
         return;
@@ -267,6 +269,7 @@ fn memory_limit_oom_kills_and_events_reports_it() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn pids_limit_refuses_forks() {
     if !require_root() {
         return;
@@ -290,6 +293,7 @@ fn pids_limit_refuses_forks() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn cpu_settings_are_written() {
     if !require_root() {
         return;
@@ -355,6 +359,7 @@ fn some_block_device() -> Option<(u64, u64)> {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn blkio_settings_are_written() {
     if !require_root() {
         return;
@@ -429,6 +434,7 @@ fn blkio_settings_are_written() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn hugepage_limits_are_written_and_checked() {
     if !require_root() {
         return;
@@ -510,6 +516,7 @@ fn hugepage_limits_are_written_and_checked() {
 /// Invalid values fail create with an error naming the field, and leave no
 /// state directory and no cgroup.
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn invalid_resources_leave_nothing_behind() {
     if !require_root() {
         return;
@@ -564,6 +571,7 @@ fn invalid_resources_leave_nothing_behind() {
 /// On v2, network classID/priorities are skipped (there is no net_cls);
 /// `unified` keys are written as is.
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn v2_skips_network_and_writes_unified() {
     if !require_root() {
         return;
@@ -589,6 +597,7 @@ fn v2_skips_network_and_writes_unified() {
 /// device node the rules do not allow cannot be opened, and an `r` rule
 /// allows reading but not writing.
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn device_rules_are_enforced() {
     if !require_root() {
         return;
@@ -735,6 +744,7 @@ fn update_args<'a>(flags: &[&'a str], id: &'a str) -> Vec<&'a str> {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn update_flags_write_runc_files() {
     if !require_root() {
         return;
@@ -808,6 +818,7 @@ fn update_flags_write_runc_files() {
 /// Every update of UPDATES leaves the same files as runc's (husk only:
 /// runs runc side by side).
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn update_matches_runc() {
     if !require_root() {
         return;
@@ -856,6 +867,7 @@ fn update_matches_runc() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn update_refuses_a_stopped_container() {
     if !require_root() {
         return;
@@ -877,6 +889,7 @@ fn update_refuses_a_stopped_container() {
 /// memory.checkBeforeUpdate refuses a limit below the current usage
 /// (runc 1.2; runc 1.1 ignores the field).
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn update_check_before_update() {
     if !require_root() {
         return;
@@ -911,6 +924,7 @@ fn update_check_before_update() {
 // pause/resume, ps, events, kill --all
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn pause_and_resume() {
     if !require_root() {
         return;
@@ -943,6 +957,7 @@ fn pause_and_resume() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn ps_lists_the_container_processes() {
     if !require_root() {
         return;
@@ -988,6 +1003,7 @@ fn ps_lists_the_container_processes() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn events_stats_is_runc_json() {
     if !require_root() {
         return;
@@ -1025,6 +1041,7 @@ fn events_stats_is_runc_json() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn events_streams_stats_at_the_interval() {
     if !require_root() {
         return;
@@ -1046,6 +1063,7 @@ fn events_streams_stats_at_the_interval() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn kill_all_and_delete_remove_everything() {
     if !require_root() {
         return;
@@ -1073,6 +1091,7 @@ fn kill_all_and_delete_remove_everything() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn kill_all_of_a_stopped_container_succeeds() {
     if !require_root() {
         return;
@@ -1104,6 +1123,7 @@ fn set_frozen(d: &Path, frozen: bool) {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn create_in_a_frozen_cgroup_fails_fast() {
     if !require_root() {
         return;
@@ -1152,6 +1172,7 @@ fn create_in_a_frozen_cgroup_fails_fast() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn spec_has_a_cgroup_namespace_on_v2_only() {
     if !require_root() {
         return;
@@ -1186,6 +1207,7 @@ fn spec_has_a_cgroup_namespace_on_v2_only() {
 /// never under the caller's cgroup (husk only: runc nests it under its own
 /// cgroup).
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn relative_and_default_cgroup_paths() {
     if !require_root() {
         return;

@@ -38,6 +38,7 @@ fn run_client_script(script: PathBuf, name: &str) -> Option<(std::process::Outpu
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn containerd_client_checks_all_pass() {
     if !require_root() {
         return;
@@ -60,6 +61,7 @@ fn containerd_client_checks_all_pass() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn containerd_with_the_runtime_as_default_binary() {
     if !require_root() {
         return;
@@ -90,6 +92,7 @@ fn containerd_with_the_runtime_as_default_binary() {
 /// the runtime (SystemdCgroup false and true), loads its CRI plugin with it,
 /// and the shim's --systemd-cgroup with a kubelet-shaped path works.
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn containerd_accepts_the_readme_cri_configuration() {
     if !require_root() {
         return;
@@ -123,6 +126,7 @@ fn containerd_accepts_the_readme_cri_configuration() {
 /// starts with a copy of the image's directory; the word is not passed to
 /// mount(2).
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn tmpfs_tmpcopyup_copies_the_image_directory() {
     if !require_root() {
         return;
@@ -151,6 +155,7 @@ fn tmpfs_tmpcopyup_copies_the_image_directory() {
 /// containerd's `kill --all` (used when the pid namespace is shared or the
 /// init has exited).
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn kill_all_reaches_every_process() {
     if !require_root() {
         return;
@@ -185,6 +190,7 @@ fn kill_all_reaches_every_process() {
 
 /// `exec --pid-file`: only the decimal pid, no newline (go-runc parses it).
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn exec_pid_file_is_only_the_number() {
     if !require_root() {
         return;
@@ -219,6 +225,7 @@ fn exec_pid_file_is_only_the_number() {
 /// `delete --force` of a running container without runc's fixed 100 ms
 /// sleep (husk only: runc sleeps).
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn delete_force_has_no_fixed_sleep() {
     if !require_root() || !is_husk() {
         return;

@@ -47,6 +47,7 @@ fn bundles(fx: &Fixture, n: usize, args: &[&str]) -> Vec<(String, PathBuf)> {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn hundred_containers_in_parallel() {
     if !require_root() {
         return;
@@ -113,6 +114,7 @@ fn hundred_containers_in_parallel() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn two_starts_one_wins() {
     if !require_root() {
         return;
@@ -146,6 +148,7 @@ fn two_starts_one_wins() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn delete_during_create_is_serialised() {
     if !require_root() {
         return;

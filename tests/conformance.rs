@@ -90,6 +90,7 @@ fn husk_leaking_fd(fx: &Fixture, leak: &fs::File, args: &[&str]) -> Output {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn cloexec_does_not_need_close_range_in_the_profile() {
     if !require_root() {
         return;
@@ -209,6 +210,7 @@ fn no_mount_ns(fx: &Fixture) {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn no_mount_namespace_shares_the_runtimes_and_chroots() {
     if !require_root() {
         return;
@@ -274,6 +276,7 @@ fn no_mount_namespace_shares_the_runtimes_and_chroots() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn no_mount_namespace_refuses_what_needs_one() {
     if !require_root() {
         return;
@@ -332,6 +335,7 @@ fn nr(name: &str) -> i32 {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn syscalls_newer_than_the_profile_get_enosys() {
     if !require_root() {
         return;
@@ -370,6 +374,7 @@ fn syscalls_newer_than_the_profile_get_enosys() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn seccomp_is_in_force_when_start_container_hooks_run() {
     if !require_root() {
         return;
@@ -400,6 +405,7 @@ fn seccomp_is_in_force_when_start_container_hooks_run() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn mount_label_without_selinux_is_ignored() {
     if !require_root() {
         return;

@@ -58,31 +58,37 @@ fn check_create_crash(point: &str) {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn crash_before_clone() {
     check_create_crash("create:before-clone");
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn crash_after_clone() {
     check_create_crash("create:after-clone");
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn crash_after_cgroup_setup() {
     check_create_crash("create:after-cgroup");
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn crash_after_mounts() {
     check_create_crash("create:after-mounts");
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn crash_before_state_saved() {
     check_create_crash("create:before-save");
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn crash_during_start() {
     if !require_root() || !is_husk() {
         return;
@@ -102,6 +108,7 @@ fn crash_during_start() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn crash_during_delete() {
     if !require_root() || !is_husk() {
         return;
@@ -126,6 +133,7 @@ fn crash_during_delete() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn state_dir_left_by_a_crash_does_not_block_the_id() {
     if !require_root() || !is_husk() {
         return;

@@ -666,6 +666,7 @@ fn differences(a: &Seen, b: &Seen) -> Vec<(String, &'static str, String)> {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn the_container_sees_what_it_sees_with_runc() {
     let Some(runc) = reference_or_skip() else {
         return;
@@ -926,6 +927,7 @@ fn failure_steps() -> Vec<Step> {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn failure_exit_codes_are_runcs() {
     let Some(runc) = reference_or_skip() else {
         return;

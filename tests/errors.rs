@@ -26,6 +26,7 @@ fn run_fails_cleanly(fx: &Fixture) -> std::process::Output {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn malformed_config_json() {
     if !require_root() {
         return;
@@ -38,6 +39,7 @@ fn malformed_config_json() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn config_json_of_the_wrong_shape() {
     if !require_root() {
         return;
@@ -49,6 +51,7 @@ fn config_json_of_the_wrong_shape() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn missing_config_json() {
     if !require_root() {
         return;
@@ -61,6 +64,7 @@ fn missing_config_json() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn missing_bundle_directory() {
     if !require_root() {
         return;
@@ -73,6 +77,7 @@ fn missing_bundle_directory() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn missing_rootfs() {
     if !require_root() {
         return;
@@ -84,6 +89,7 @@ fn missing_rootfs() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn missing_executable() {
     if !require_root() {
         return;
@@ -114,6 +120,7 @@ fn missing_executable() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn relative_cwd() {
     if !require_root() {
         return;
@@ -124,6 +131,7 @@ fn relative_cwd() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn empty_args() {
     if !require_root() {
         return;
@@ -134,6 +142,7 @@ fn empty_args() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn missing_process() {
     if !require_root() {
         return;
@@ -144,6 +153,7 @@ fn missing_process() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn unknown_container() {
     if !require_root() {
         return;
@@ -169,6 +179,7 @@ fn unknown_container() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn duplicate_id_on_create() {
     if !require_root() {
         return;
@@ -200,6 +211,7 @@ fn duplicate_id_on_create() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn invalid_container_ids() {
     if !require_root() {
         return;
@@ -232,6 +244,7 @@ fn invalid_container_ids() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn start_of_a_running_container() {
     if !require_root() {
         return;
@@ -246,6 +259,7 @@ fn start_of_a_running_container() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn start_of_a_stopped_container() {
     if !require_root() {
         return;
@@ -261,6 +275,7 @@ fn start_of_a_stopped_container() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn kill_of_a_stopped_container() {
     if !require_root() {
         return;
@@ -284,6 +299,7 @@ fn kill_of_a_stopped_container() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn unknown_signal() {
     if !require_root() {
         return;
@@ -299,6 +315,7 @@ fn unknown_signal() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn delete_of_a_running_container_without_force() {
     if !require_root() {
         return;
@@ -324,6 +341,7 @@ fn delete_of_a_running_container_without_force() {
 /// outside it: the runtime must resolve it inside the rootfs (as runc does)
 /// or refuse; the host side must be untouched either way.
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn mount_destination_symlink_cannot_escape_rootfs() {
     if !require_root() {
         return;
@@ -365,6 +383,7 @@ fn mount_destination_symlink_cannot_escape_rootfs() {
 /// A bind-mount source is a host path, but the destination symlink must
 /// still not redirect the mount onto the host.
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn bind_mount_destination_symlink_cannot_escape_rootfs() {
     if !require_root() {
         return;

@@ -28,6 +28,7 @@ fn read_pid_file(path: &std::path::Path) -> i32 {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn exec_returns_output_and_exit_code() {
     if !require_root() {
         return;
@@ -45,6 +46,7 @@ fn exec_returns_output_and_exit_code() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn exec_joins_the_containers_namespaces() {
     if !require_root() {
         return;
@@ -88,6 +90,7 @@ fn exec_joins_the_containers_namespaces() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn exec_joins_the_containers_cgroup() {
     if !require_root() {
         return;
@@ -140,6 +143,7 @@ fn cgroup_lines(text: &str) -> Vec<(String, String)> {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn exec_into_sub_cgroups() {
     if !require_root() {
         return;
@@ -205,6 +209,7 @@ fn exec_into_sub_cgroups() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn exec_env_and_cwd_flags() {
     if !require_root() {
         return;
@@ -239,6 +244,7 @@ fn exec_env_and_cwd_flags() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn exec_user_and_additional_gids() {
     if !require_root() {
         return;
@@ -292,6 +298,7 @@ fn exec_user_and_additional_gids() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn exec_cap_adds_a_capability() {
     if !require_root() {
         return;
@@ -322,6 +329,7 @@ fn exec_cap_adds_a_capability() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn exec_no_new_privs_flag() {
     if !require_root() {
         return;
@@ -346,6 +354,7 @@ fn exec_no_new_privs_flag() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn exec_tty_with_console_socket() {
     if !require_root() {
         return;
@@ -385,6 +394,7 @@ fn exec_tty_with_console_socket() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn exec_detach_writes_the_pid_file() {
     if !require_root() {
         return;
@@ -418,6 +428,7 @@ fn exec_detach_writes_the_pid_file() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn exec_process_file() {
     if !require_root() {
         return;
@@ -460,6 +471,7 @@ fn exec_process_file() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn exec_process_file_without_capabilities_gets_the_containers() {
     if !require_root() {
         return;
@@ -493,6 +505,7 @@ fn exec_process_file_without_capabilities_gets_the_containers() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn exec_preserve_fds() {
     if !require_root() {
         return;
@@ -545,6 +558,7 @@ fn docker_exit_code(err: &str) -> i32 {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn exec_failures_exit_255_with_runcs_words() {
     if !require_root() {
         return;
@@ -604,6 +618,7 @@ fn exec_failures_exit_255_with_runcs_words() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn exec_into_an_unknown_container() {
     if !require_root() {
         return;
@@ -624,6 +639,7 @@ fn exec_into_an_unknown_container() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn exec_into_a_stopped_container() {
     if !require_root() {
         return;
@@ -651,6 +667,7 @@ fn exec_into_a_stopped_container() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn exec_into_a_created_container_runs_or_fails_cleanly() {
     if !require_root() {
         return;
@@ -672,6 +689,7 @@ fn exec_into_a_created_container_runs_or_fails_cleanly() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn exec_malformed_process_json() {
     if !require_root() {
         return;
@@ -712,6 +730,7 @@ fn cgroup_procs(id: &str) -> Vec<i32> {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn exec_into_a_paused_container() {
     if !require_root() {
         return;
@@ -751,6 +770,7 @@ fn exec_into_a_paused_container() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn exec_gets_the_configs_rlimits_and_capabilities() {
     if !require_root() {
         return;

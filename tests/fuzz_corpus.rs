@@ -190,6 +190,7 @@ fn seccomp() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn image_archive() {
     if !is_root() {
         eprintln!("skipped: the image sandbox needs root");
@@ -199,6 +200,7 @@ fn image_archive() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn tar_layer() {
     if !is_root() {
         eprintln!("skipped: the layer sandbox needs root");

@@ -102,6 +102,7 @@ fn strs(v: &[&str]) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn all_hooks_run_in_order_with_the_state() {
     if !require_root() {
         return;
@@ -209,6 +210,7 @@ fn all_hooks_run_in_order_with_the_state() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn hooks_run_by_run_in_order() {
     if !require_root() {
         return;
@@ -241,6 +243,7 @@ fn hooks_run_by_run_in_order() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn hooks_get_their_args_and_env() {
     if !require_root() {
         return;
@@ -280,6 +283,7 @@ fn hooks_get_their_args_and_env() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn hooks_run_in_the_right_namespaces() {
     if !require_root() {
         return;
@@ -325,6 +329,7 @@ fn hooks_run_in_the_right_namespaces() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn hooks_run_in_the_bundle_or_the_rootfs() {
     if !require_root() {
         return;
@@ -351,6 +356,7 @@ fn hooks_run_in_the_bundle_or_the_rootfs() {
 /// Poststart must not run during create (runc 1.1.5 does; the spec and
 /// husk run it after start).
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn poststart_runs_after_start_not_during_create() {
     if !require_root() || !is_husk() {
         return;
@@ -390,6 +396,7 @@ fn single_hook(name: &str, kind: &str, script: &str, timeout: Option<i64>) -> Fi
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn failing_create_hooks_fail_create_and_leave_nothing() {
     if !require_root() {
         return;
@@ -441,6 +448,7 @@ fn failing_create_hooks_fail_create_and_leave_nothing() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn failing_start_container_hook_fails_start() {
     if !require_root() {
         return;
@@ -488,6 +496,7 @@ fn failing_then_ok(name: &str, kind: &str) -> (Fixture, PathBuf) {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn failing_poststart_hook_is_only_logged() {
     // runc 1.1.5 kills the container and fails when poststart fails; the
     // spec says to warn, run the remaining hooks and go on.
@@ -514,6 +523,7 @@ fn failing_poststart_hook_is_only_logged() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn failing_poststop_hook_is_only_logged() {
     // runc 1.1.5 stops at the first failing poststop hook and fails
     // `delete`; the spec says to warn and run the remaining hooks.
@@ -557,6 +567,7 @@ fn processes_with_env(marker: &str) -> Vec<i32> {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn hook_timeout_kills_the_hook_and_fails_create() {
     if !require_root() {
         return;
@@ -592,6 +603,7 @@ fn hook_timeout_kills_the_hook_and_fails_create() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn missing_hook_binary_fails_cleanly() {
     if !require_root() {
         return;

@@ -388,11 +388,13 @@ fn check_oci(mode: Mode) {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn oci_image_flat() {
     check_oci(Mode::Flat);
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn oci_image_overlay() {
     check_oci(Mode::Overlay);
 }
@@ -454,11 +456,13 @@ fn assert_no_trace_but_store(fx: &Fixture, b: &Path) {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn docker_save_flat() {
     check_docker(Mode::Flat);
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn docker_save_overlay() {
     check_docker(Mode::Overlay);
 }
@@ -467,6 +471,7 @@ fn docker_save_overlay() {
 // Sources and selection
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn oci_archive_plain_and_compressed() {
     let Some(img) = setup() else { return };
     let fx = Fixture::new("img-archive");
@@ -493,6 +498,7 @@ fn oci_archive_plain_and_compressed() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn tag_and_platform_selection() {
     let Some(img) = setup() else { return };
     let fx = Fixture::new("img-select");
@@ -590,31 +596,37 @@ fn check_bad(kind: &str, want: &str) {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn bad_digest() {
     check_bad("digest", "does not match its digest");
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn bad_digest_compressed() {
     check_bad("digest-gzip", "does not match its digest");
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn bad_truncated_blob() {
     check_bad("truncated", "is truncated");
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn bad_media_type() {
     check_bad("mediatype", "unsupported layer media type");
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn bad_escaping_entry() {
     check_bad("escape", "would escape the rootfs");
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn symlinks_never_lead_out_of_the_rootfs() {
     let Some(img) = setup() else { return };
     let fx = Fixture::new("img-symlink");
@@ -658,6 +670,7 @@ fn symlinks_never_lead_out_of_the_rootfs() {
 // rm and gc
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn rm_and_gc() {
     let Some(img) = setup() else { return };
     let fx = Fixture::new("img-gc");
@@ -706,6 +719,7 @@ fn rm_and_gc() {
 // config.json options
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn run_options() {
     let Some(img) = setup() else { return };
     let fx = Fixture::new("img-options");
@@ -791,6 +805,7 @@ fn run_options() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn progress_on_a_terminal_only() {
     let Some(img) = setup() else { return };
     let fx = Fixture::new("img-progress");
@@ -815,6 +830,7 @@ fn progress_on_a_terminal_only() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn interrupted_bundle_leaves_nothing() {
     let Some(img) = setup() else { return };
     let fx = Fixture::new("img-interrupt");
@@ -987,6 +1003,7 @@ fn assert_refused(fx: &Fixture, args: &[&str], want: &str) {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn references_as_skopeo_writes_them() {
     let Some(img) = setup() else { return };
     if !Command::new("skopeo")

@@ -11,6 +11,7 @@ use common::*;
 use serde_json::Value;
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn run_prints_output_and_returns_exit_code() {
     if !require_root() {
         return;
@@ -23,6 +24,7 @@ fn run_prints_output_and_returns_exit_code() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn run_returns_zero_and_passes_stderr_through() {
     if !require_root() {
         return;
@@ -36,6 +38,7 @@ fn run_returns_zero_and_passes_stderr_through() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn run_removes_the_container_after_it_exits() {
     if !require_root() {
         return;
@@ -52,6 +55,7 @@ fn run_removes_the_container_after_it_exits() {
 /// The whole create → start → kill → delete cycle, with the state at each
 /// step.
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn create_start_kill_delete_cycle() {
     if !require_root() {
         return;
@@ -101,6 +105,7 @@ fn create_start_kill_delete_cycle() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn state_has_the_oci_fields() {
     if !require_root() {
         return;
@@ -137,6 +142,7 @@ fn state_has_the_oci_fields() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn state_bundle_is_absolute_when_given_relative() {
     if !require_root() {
         return;
@@ -161,6 +167,7 @@ fn state_bundle_is_absolute_when_given_relative() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn created_container_writes_to_the_stdio_of_create() {
     if !require_root() {
         return;
@@ -184,6 +191,7 @@ fn created_container_writes_to_the_stdio_of_create() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn start_runs_the_process_and_stopped_after_exit() {
     if !require_root() {
         return;
@@ -215,21 +223,25 @@ fn kill_running_with(name: &str, signal: &str) {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn kill_with_signal_name_kill() {
     kill_running_with("kill-name", "KILL");
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn kill_with_signal_name_sigkill() {
     kill_running_with("kill-signame", "SIGKILL");
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn kill_with_signal_number_9() {
     kill_running_with("kill-num", "9");
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn kill_without_signal_sends_term() {
     if !require_root() {
         return;
@@ -256,6 +268,7 @@ fn kill_without_signal_sends_term() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn kill_with_sigusr1_is_delivered() {
     if !require_root() {
         return;
@@ -281,6 +294,7 @@ fn kill_with_sigusr1_is_delivered() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn kill_with_signal_0_and_a_realtime_signal_number() {
     if !require_root() {
         return;
@@ -319,6 +333,7 @@ fn kill_with_signal_0_and_a_realtime_signal_number() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn kill_of_a_created_container_stops_it() {
     if !require_root() {
         return;
@@ -333,6 +348,7 @@ fn kill_of_a_created_container_stops_it() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn pid_file_holds_the_init_pid() {
     if !require_root() {
         return;
@@ -362,6 +378,7 @@ fn pid_file_holds_the_init_pid() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn pid_file_with_run_detach() {
     if !require_root() {
         return;
@@ -382,6 +399,7 @@ fn pid_file_with_run_detach() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn list_shows_table_json_and_quiet() {
     if !require_root() {
         return;
@@ -438,6 +456,7 @@ fn list_shows_table_json_and_quiet() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn list_of_an_empty_root() {
     if !require_root() {
         return;
@@ -465,6 +484,7 @@ fn list_of_an_empty_root() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn run_detach_then_kill_and_delete() {
     if !require_root() {
         return;
@@ -483,6 +503,7 @@ fn run_detach_then_kill_and_delete() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn run_detach_short_flag() {
     if !require_root() {
         return;
@@ -496,6 +517,7 @@ fn run_detach_short_flag() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn delete_force_of_a_running_container() {
     if !require_root() {
         return;
@@ -517,6 +539,7 @@ fn delete_force_of_a_running_container() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn delete_force_of_a_created_container() {
     if !require_root() {
         return;
@@ -534,6 +557,7 @@ fn delete_force_of_a_created_container() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn delete_force_of_an_unknown_container_succeeds() {
     if !require_root() {
         return;
@@ -546,6 +570,7 @@ fn delete_force_of_an_unknown_container_succeeds() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn go_style_single_dash_long_flags() {
     if !require_root() {
         return;
@@ -566,6 +591,7 @@ fn go_style_single_dash_long_flags() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn flags_with_equals_sign() {
     if !require_root() {
         return;
@@ -587,6 +613,7 @@ fn flags_with_equals_sign() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn bundle_defaults_to_the_current_directory() {
     if !require_root() {
         return;
@@ -599,6 +626,7 @@ fn bundle_defaults_to_the_current_directory() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn spec_writes_a_config_and_refuses_to_overwrite_it() {
     if !require_root() {
         return;
@@ -658,6 +686,7 @@ fn spec_writes_a_config_and_refuses_to_overwrite_it() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn spec_with_bundle_flag() {
     if !require_root() {
         return;
@@ -671,6 +700,7 @@ fn spec_with_bundle_flag() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn spec_rootless_has_a_user_namespace() {
     if !require_root() {
         return;
@@ -703,6 +733,7 @@ fn spec_rootless_has_a_user_namespace() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn the_spec_output_runs() {
     if !require_root() {
         return;

@@ -44,6 +44,7 @@ fn assert_error_line(v: &Value, words: &str) {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn json_log_of_an_unknown_container() {
     if !require_root() {
         return;
@@ -72,6 +73,7 @@ fn json_log_of_an_unknown_container() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn json_log_is_appended_not_truncated() {
     if !require_root() {
         return;
@@ -108,6 +110,7 @@ fn json_log_is_appended_not_truncated() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn text_log_format() {
     if !require_root() {
         return;
@@ -136,6 +139,7 @@ fn text_log_format() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn json_log_of_kill_of_a_stopped_container() {
     if !require_root() {
         return;
@@ -162,6 +166,7 @@ fn json_log_of_kill_of_a_stopped_container() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn json_log_of_a_failed_exec() {
     if !require_root() {
         return;
@@ -192,6 +197,7 @@ fn json_log_of_a_failed_exec() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn json_log_of_a_failed_create() {
     if !require_root() {
         return;
@@ -219,6 +225,7 @@ fn json_log_of_a_failed_create() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn successful_commands_log_no_errors() {
     if !require_root() {
         return;
@@ -249,6 +256,7 @@ fn successful_commands_log_no_errors() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn version_lines() {
     if !require_root() {
         return;
@@ -277,6 +285,7 @@ fn version_lines() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn features_json() {
     if !require_root() {
         return;

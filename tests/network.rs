@@ -413,6 +413,7 @@ fn add_cap(fx: &Fixture, cap: &str) {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn containers_reach_each_other_and_the_host_reaches_a_published_port() {
     if !require_net() {
         return;
@@ -491,6 +492,7 @@ fn containers_reach_each_other_and_the_host_reaches_a_published_port() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn fifty_concurrent_attaches_get_fifty_addresses() {
     if !require_net() {
         return;
@@ -575,6 +577,7 @@ fn fifty_concurrent_attaches_get_fifty_addresses() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn exhausted_subnet_is_refused_and_nothing_is_left() {
     if !require_net() {
         return;
@@ -643,6 +646,7 @@ impl Drop for Dummy {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn subnet_overlapping_a_host_route_is_refused() {
     if !require_net() {
         return;
@@ -680,6 +684,7 @@ fn subnet_overlapping_a_host_route_is_refused() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn bad_input_is_refused_before_any_change() {
     if !require_net() {
         return;
@@ -733,6 +738,7 @@ fn bad_input_is_refused_before_any_change() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn container_without_its_own_network_namespace_fails_to_create() {
     if !require_net() {
         return;
@@ -771,6 +777,7 @@ fn failing_nft(dir: &Path) -> PathBuf {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn failure_half_way_rolls_back() {
     if !require_net() {
         return;
@@ -868,6 +875,7 @@ fn failure_half_way_rolls_back() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn allocation_of_a_dead_container_is_reclaimed() {
     if !require_net() {
         return;
@@ -922,6 +930,7 @@ fn allocation_of_a_dead_container_is_reclaimed() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn ls_and_inspect() {
     if !require_net() {
         return;
@@ -965,6 +974,7 @@ fn ls_and_inspect() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn etc_files_go_to_bind_sources_or_the_rootfs_never_through_symlinks() {
     if !require_net() {
         return;
@@ -1063,6 +1073,7 @@ fn man_page_covers_every_subcommand_and_flag() {
 /// runs the poststop hook from the saved state, and the address, veth,
 /// port forward and bridge are all released.
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn crash_after_attach_then_delete_force_releases_the_network() {
     if !require_net() || !cfg!(debug_assertions) {
         return;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use common::*;
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn podman_from_the_readme_configuration() {
     if !require_root() {
         return;

@@ -369,6 +369,7 @@ fn status_of(u: &RlUser, b: &Bundle, id: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn rootless_run_maps_the_user_to_root() {
     let Some(u) = RlUser::new() else { return };
     let b = u.bundle(
@@ -404,6 +405,7 @@ fn rootless_run_maps_the_user_to_root() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn rootless_create_start_exec_kill_delete() {
     let Some(u) = RlUser::new() else { return };
     let b = u.bundle("b", &["sleep", "1000"]);
@@ -442,6 +444,7 @@ fn rootless_create_start_exec_kill_delete() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn rootless_explicit_root_and_delete_force() {
     let Some(u) = RlUser::new() else { return };
     let b = u.bundle("b", &["sleep", "1000"]);
@@ -456,6 +459,7 @@ fn rootless_explicit_root_and_delete_force() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn rootless_ps_and_kill_all_without_cgroup() {
     // runc 1.1.5 fails both without a cgroup ("lstat : no such file").
     if !is_husk() {
@@ -479,6 +483,7 @@ fn rootless_ps_and_kill_all_without_cgroup() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn rootless_multiple_ranges_through_newuidmap() {
     let Some(u) = RlUser::new() else { return };
     if !have("newuidmap") || !have("newgidmap") {
@@ -543,6 +548,7 @@ fn rootless_multiple_ranges_through_newuidmap() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn rootless_map_not_granted_fails_naming_the_field() {
     let Some(u) = RlUser::new() else { return };
     let b = u.bundle("b", &["true"]);
@@ -567,6 +573,7 @@ fn rootless_map_not_granted_fails_naming_the_field() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn rootless_devices_are_bind_mounted() {
     let Some(u) = RlUser::new() else { return };
     let b = u.bundle(
@@ -583,6 +590,7 @@ fn rootless_devices_are_bind_mounted() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn rootless_limits_without_cgroup_delegation_fail() {
     let Some(u) = RlUser::new() else { return };
     if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
@@ -625,6 +633,7 @@ fn rootless_limits_without_cgroup_delegation_fail() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn rootless_without_user_namespace_fails_with_one_line() {
     let Some(u) = RlUser::new() else { return };
     let b = u.bundle("b", &["true"]);
@@ -646,6 +655,7 @@ fn rootless_without_user_namespace_fails_with_one_line() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn rootless_flag_values() {
     let Some(u) = RlUser::new() else { return };
     let b = u.bundle("b", &["true"]);
@@ -668,6 +678,7 @@ fn rootless_flag_values() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn rootless_network_command_is_root_only() {
     if !is_husk() {
         return;
@@ -681,6 +692,7 @@ fn rootless_network_command_is_root_only() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn rootless_terminal() {
     let Some(u) = RlUser::new() else { return };
     if !have("script") {
@@ -717,6 +729,7 @@ fn podman(u: &RlUser, args: &[&str], timeout: Duration) -> Output {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn rootless_podman_run_exec_volume_tty() {
     let Some(u) = RlUser::new() else { return };
     if !have("podman") {
@@ -976,6 +989,7 @@ fn read_trim(p: &Path) -> String {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn rootless_cgv2_delegated_limits_pause_update() {
     let Some(u) = RlUser::new() else { return };
     let Some(dg) = Delegated::new(&u) else { return };
@@ -1033,6 +1047,7 @@ fn rootless_cgv2_delegated_limits_pause_update() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn rootless_cgv2_default_cgroup_is_beside_the_callers() {
     let Some(u) = RlUser::new() else { return };
     let Some(dg) = Delegated::new(&u) else { return };

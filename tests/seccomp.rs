@@ -59,6 +59,7 @@ fn docker_default() -> Value {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn filter_is_active_in_the_container() {
     if !require_root() {
         return;
@@ -78,6 +79,7 @@ fn filter_is_active_in_the_container() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn errno_trace_and_log_actions() {
     if !require_root() {
         return;
@@ -119,6 +121,7 @@ fn errno_trace_and_log_actions() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn kill_and_trap_actions_send_sigsys() {
     if !require_root() {
         return;
@@ -154,6 +157,7 @@ fn kill_and_trap_actions_send_sigsys() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn profile_blocking_getcwd_and_mkdir_still_starts() {
     if !require_root() {
         return;
@@ -189,6 +193,7 @@ const PERSONAS: [(&str, u64); 4] = [
 ];
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn argument_conditions_every_operator() {
     if !require_root() {
         return;
@@ -237,6 +242,7 @@ fn argument_conditions_every_operator() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn argument_conditions_and_or() {
     if !require_root() {
         return;
@@ -288,6 +294,7 @@ fn argument_conditions_and_or() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn unknown_syscalls_and_rules_like_the_default_are_skipped() {
     if !require_root() {
         return;
@@ -308,6 +315,7 @@ fn unknown_syscalls_and_rules_like_the_default_are_skipped() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn docker_default_profile_runs_a_shell() {
     if !require_root() {
         return;
@@ -347,6 +355,7 @@ fn docker_default_profile_runs_a_shell() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn default_errno_with_a_short_allow_list() {
     if !require_root() {
         return;
@@ -391,6 +400,7 @@ fn supported_flags() -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn flags_are_accepted() {
     if !require_root() {
         return;
@@ -428,6 +438,7 @@ fn flags_are_accepted() {
 // Bad profiles
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn bad_profiles_fail_cleanly() {
     if !require_root() {
         return;
@@ -520,6 +531,7 @@ fn husk_names_the_field(err: &str, field: &str) -> bool {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn bad_profiles_husk_checks_before_any_side_effect() {
     if !require_root() || !is_husk() {
         return;
@@ -697,6 +709,7 @@ fn notify_profile(listener: &Path) -> Value {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn notify_sends_the_listener_fd_and_state_to_the_agent() {
     if !require_root() {
         return;
@@ -734,6 +747,7 @@ fn notify_sends_the_listener_fd_and_state_to_the_agent() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn notify_without_an_agent_fails_cleanly() {
     if !require_root() {
         return;
@@ -819,6 +833,7 @@ fn features_lists_seccomp() {
 /// that does not match (corrupt, or writable by others) is ignored and
 /// replaced, never loaded.
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn compiled_programs_are_cached_and_checked() {
     if !require_root() || !is_husk() {
         return;

@@ -21,6 +21,7 @@ use serde_json::json;
 /// after the container was started, to write the binary through the fd it
 /// kept (the CVE-2019-5736 pattern). The runtime binary must be unchanged.
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn cve_2019_5736_runtime_binary_cannot_be_overwritten_from_the_container() {
     if !require_root() {
         return;
@@ -120,6 +121,7 @@ fn fd_numbers(text: &str) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn cve_2024_21626_no_host_fd_leaks_into_the_container() {
     if !require_root() {
         return;
@@ -184,6 +186,7 @@ fn assert_no_escape(out: &std::process::Output, what: &str) {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn cve_2024_21626_cwd_through_a_leaked_fd_cannot_escape() {
     if !require_root() {
         return;
@@ -211,6 +214,7 @@ fn cve_2024_21626_cwd_through_a_leaked_fd_cannot_escape() {
 // CVE-2021-30465 family: masked and read-only paths that are symlinks
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn masked_and_readonly_path_symlinks_stay_in_the_rootfs() {
     if !require_root() {
         return;
@@ -340,6 +344,7 @@ fn all_caps() -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn masked_paths_hide_and_readonly_paths_refuse_writes_even_with_all_caps() {
     if !require_root() {
         return;
@@ -409,6 +414,7 @@ fn caps_status(fx: &Fixture) -> [String; 5] {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn all_five_capability_sets_for_a_non_root_user() {
     if !require_root() {
         return;
@@ -437,6 +443,7 @@ fn all_five_capability_sets_for_a_non_root_user() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn all_five_capability_sets_for_root() {
     if !require_root() {
         return;
@@ -463,6 +470,7 @@ fn all_five_capability_sets_for_root() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn unknown_capability_is_an_error() {
     // runc 1.1.5 only warns ("ignoring unknown or unavailable
     // capabilities") and runs the container.
@@ -527,6 +535,7 @@ fn normalize_map(s: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn user_namespace_mappings() {
     if !require_root() {
         return;
@@ -559,6 +568,7 @@ fn user_namespace_mappings() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn user_namespace_mapping_the_kernel_refuses() {
     if !require_root() {
         return;
@@ -585,6 +595,7 @@ fn user_namespace_mapping_the_kernel_refuses() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn join_an_existing_user_namespace_by_path() {
     if !require_root() {
         return;
@@ -633,6 +644,7 @@ fn join_an_existing_user_namespace_by_path() {
 // Idmapped mounts (runc 1.1.5 has none: husk only)
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn idmapped_bind_mounts() {
     if !require_root() || !is_husk() {
         return;
@@ -674,6 +686,7 @@ fn idmapped_bind_mounts() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn features_idmap_matches_what_works() {
     if !require_root() || !is_husk() {
         return;
@@ -694,6 +707,7 @@ fn features_idmap_matches_what_works() {
 // Recursive mount attributes
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn recursive_read_only_bind_mount() {
     if !require_root() {
         return;
@@ -737,6 +751,7 @@ fn recursive_read_only_bind_mount() {
 // runc 1.1.5 ignores these fields: husk only)
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn personality_linux32() {
     if !require_root() || !is_husk() {
         return;
@@ -747,6 +762,7 @@ fn personality_linux32() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn scheduler_policy_and_nice() {
     if !require_root() || !is_husk() {
         return;
@@ -766,6 +782,7 @@ fn scheduler_policy_and_nice() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn io_priority() {
     if !require_root() || !is_husk() {
         return;
@@ -788,6 +805,7 @@ fn two_cpus() -> bool {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn exec_cpu_affinity_of_the_init() {
     if !require_root() || !is_husk() || !two_cpus() {
         return;
@@ -806,6 +824,7 @@ fn exec_cpu_affinity_of_the_init() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn exec_cpu_affinity_of_an_exec() {
     if !require_root() || !is_husk() || !two_cpus() {
         return;

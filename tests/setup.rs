@@ -14,6 +14,7 @@ use serde_json::json;
 // Identity: hostname, user, umask, environment, cwd
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn hostname_from_config() {
     if !require_root() {
         return;
@@ -27,6 +28,7 @@ fn hostname_from_config() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn domainname_from_config() {
     if !require_root() {
         return;
@@ -43,6 +45,7 @@ fn domainname_from_config() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn user_ids_and_additional_groups() {
     if !require_root() {
         return;
@@ -67,6 +70,7 @@ fn user_ids_and_additional_groups() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn duplicate_additional_groups_are_set_once() {
     if !require_root() {
         return;
@@ -114,6 +118,7 @@ fn run_on_pipes(fx: &Fixture) -> (Option<i32>, String, String) {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn stdio_pipes_belong_to_a_non_root_user() {
     if !require_root() {
         return;
@@ -142,6 +147,7 @@ fn stdio_pipes_belong_to_a_non_root_user() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn stdio_files_of_the_caller_keep_their_owner() {
     if !require_root() {
         return;
@@ -173,6 +179,7 @@ fn stdio_files_of_the_caller_keep_their_owner() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn root_user_has_no_supplementary_groups_and_home() {
     if !require_root() {
         return;
@@ -186,6 +193,7 @@ fn root_user_has_no_supplementary_groups_and_home() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn umask_default_and_from_config() {
     if !require_root() {
         return;
@@ -197,6 +205,7 @@ fn umask_default_and_from_config() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn environment_from_config() {
     if !require_root() {
         return;
@@ -223,6 +232,7 @@ fn environment_from_config() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn cwd_from_config_created_if_missing() {
     if !require_root() {
         return;
@@ -239,6 +249,7 @@ fn cwd_from_config_created_if_missing() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn cwd_only_root_can_enter() {
     if !require_root() {
         return;
@@ -256,6 +267,7 @@ fn cwd_only_root_can_enter() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn cwd_only_the_user_can_enter() {
     if !require_root() {
         return;
@@ -301,6 +313,7 @@ fn cwd_only_the_user_can_enter() {
 // Resources of the process: rlimits, oom_score_adj, sysctl
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn rlimits_from_config() {
     if !require_root() {
         return;
@@ -330,6 +343,7 @@ fn rlimits_from_config() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn oom_score_adj_from_config() {
     if !require_root() {
         return;
@@ -340,6 +354,7 @@ fn oom_score_adj_from_config() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn sysctl_from_config() {
     if !require_root() {
         return;
@@ -357,6 +372,7 @@ fn sysctl_from_config() {
 // Namespaces
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn init_is_pid_1() {
     if !require_root() {
         return;
@@ -366,6 +382,7 @@ fn init_is_pid_1() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn namespaces_differ_from_the_host() {
     if !require_root() {
         return;
@@ -386,6 +403,7 @@ fn namespaces_differ_from_the_host() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn namespace_not_in_config_is_the_hosts() {
     if !require_root() {
         return;
@@ -404,6 +422,7 @@ fn namespace_not_in_config_is_the_hosts() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn join_network_namespace_by_path() {
     if !require_root() {
         return;
@@ -440,6 +459,7 @@ fn join_network_namespace_by_path() {
 // Root filesystem and mounts
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn readonly_root() {
     if !require_root() {
         return;
@@ -456,6 +476,7 @@ fn readonly_root() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn writable_root() {
     if !require_root() {
         return;
@@ -468,6 +489,7 @@ fn writable_root() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn standard_mounts() {
     if !require_root() {
         return;
@@ -504,6 +526,7 @@ fn standard_mounts() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn tmpfs_mount_with_options() {
     if !require_root() {
         return;
@@ -529,6 +552,7 @@ fn tmpfs_mount_with_options() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn bind_mounts_read_only_and_read_write() {
     if !require_root() {
         return;
@@ -556,6 +580,7 @@ fn bind_mounts_read_only_and_read_write() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn bind_mount_propagation_options() {
     if !require_root() {
         return;
@@ -630,6 +655,7 @@ fn host_mount_propagation(name: &str, propagation: &str) -> bool {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn rslave_bind_mount_receives_host_mounts() {
     if !require_root() {
         return;
@@ -641,6 +667,7 @@ fn rslave_bind_mount_receives_host_mounts() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn rprivate_bind_mount_does_not_receive_host_mounts() {
     if !require_root() {
         return;
@@ -652,6 +679,7 @@ fn rprivate_bind_mount_does_not_receive_host_mounts() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn rootfs_propagation_values() {
     if !require_root() {
         return;
@@ -684,6 +712,7 @@ fn rootfs_propagation_values() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn no_pivot_run() {
     if !require_root() {
         return;
@@ -707,6 +736,7 @@ fn no_pivot_run() {
 // Masked and read-only paths
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn masked_paths() {
     if !require_root() {
         return;
@@ -768,6 +798,7 @@ fn masked_paths() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn readonly_paths() {
     if !require_root() {
         return;
@@ -802,6 +833,7 @@ fn readonly_paths() {
 // Devices
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn default_devices() {
     if !require_root() {
         return;
@@ -831,6 +863,7 @@ null-ok
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn device_from_config() {
     if !require_root() {
         return;
@@ -848,6 +881,7 @@ fn device_from_config() {
 // Privileges: capabilities, no_new_privs
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn capabilities_from_config() {
     if !require_root() {
         return;
@@ -898,6 +932,7 @@ fn capabilities_from_config() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn no_capabilities_field_means_no_capabilities() {
     if !require_root() {
         return;
@@ -920,6 +955,7 @@ fn no_capabilities_field_means_no_capabilities() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn no_capabilities_for_a_non_root_user() {
     if !require_root() {
         return;
@@ -940,6 +976,7 @@ fn no_capabilities_for_a_non_root_user() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn no_new_privileges() {
     if !require_root() {
         return;

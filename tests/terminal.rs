@@ -27,6 +27,7 @@ fn terminal_fixture(name: &str, script: &str) -> Fixture {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn console_socket_receives_the_pty_master() {
     if !require_root() {
         return;
@@ -71,6 +72,7 @@ fn console_socket_receives_the_pty_master() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn input_written_to_the_master_reaches_the_process() {
     if !require_root() {
         return;
@@ -107,6 +109,7 @@ fn input_written_to_the_master_reaches_the_process() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn exec_with_a_terminal_in_a_terminal_container() {
     if !require_root() {
         return;
@@ -142,6 +145,7 @@ fn exec_with_a_terminal_in_a_terminal_container() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn the_terminal_belongs_to_a_non_root_user() {
     if !require_root() {
         return;
@@ -195,6 +199,7 @@ fn the_terminal_belongs_to_a_non_root_user() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn terminal_without_console_socket_fails_cleanly() {
     if !require_root() {
         return;
@@ -211,6 +216,7 @@ fn terminal_without_console_socket_fails_cleanly() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn console_socket_without_terminal_fails_cleanly() {
     if !require_root() {
         return;
@@ -232,6 +238,7 @@ fn console_socket_without_terminal_fails_cleanly() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn console_socket_nobody_listens_on_fails_cleanly() {
     if !require_root() {
         return;
@@ -266,6 +273,7 @@ fn console_socket_nobody_listens_on_fails_cleanly() {
 }
 
 #[test]
+#[cfg_attr(husk_not_root, ignore = "needs root")]
 fn foreground_run_on_the_callers_terminal() {
     if !require_root() {
         return;

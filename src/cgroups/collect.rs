@@ -369,3 +369,212 @@ fn v2_hugetlb(d: &Path, s: &mut Stats) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        for (f, v) in files {
+            std::fs::write(d.path().join(f), v).unwrap();
+        }
+        d
+    }
+
+    #[test]
+    fn v2_stats_from_cgroupfs_files() {
+        let d = dir(&[
+            ("pids.current", "3\n"),
+            ("pids.max", "max\n"),
+            ("cpu.stat", "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\nnr_periods 10\nnr_throttled 2\nthrottled_usec 7\n"),
+            ("memory.stat", "anon 4096\nfile 8192\n"),
+            ("memory.current", "12288\n"),
+            ("memory.max", "1048576\n"),
+            ("memory.swap.current", "100\n"),
+            ("memory.swap.max", "2048\n"),
+            ("io.stat", "8:0 rbytes=10 wbytes=20 rios=1 wios=2 dbytes=0\n"),
+        ]);
+        let s = v2(d.path()).unwrap();
+        assert_eq!(
+            (s.pids.current, s.pids.limit),
+            (3, 0),
+            "max is reported as 0"
+        );
+        assert_eq!(s.cpu.usage.total, 1_500_000);
+        assert_eq!(s.cpu.usage.user, 1_000_000);
+        assert_eq!(s.cpu.usage.kernel, 500_000);
+        assert_eq!(s.cpu.throttling.periods, 10);
+        assert_eq!(s.cpu.throttling.throttled_periods, 2);
+        assert_eq!(s.cpu.throttling.throttled_time, 7000, "µs to ns");
+        assert_eq!(s.memory.cache, 8192, "v2's file is v1's cache");
+        assert_eq!(s.memory.usage.usage, 12288);
+        assert_eq!(s.memory.usage.limit, 1048576);
+        // Reported as memory+swap, like v1's memsw.
+        assert_eq!(s.memory.swap.usage, 12388);
+        assert_eq!(s.memory.swap.limit, 1048576 + 2048);
+        assert_eq!(s.blkio.io_service_bytes_recursive.len(), 2);
+        assert_eq!(
+            s.blkio.io_serviced_recursive[1],
+            BlkioEntry {
+                major: 8,
+                minor: 0,
+                op: "Write".into(),
+                value: 2
+            }
+        );
+    }
+
+    #[test]
+    fn v2_without_pids_controller_counts_procs_and_unlimited_swap_stays_max() {
+        let d = dir(&[
+            ("cgroup.procs", "1\n2\n"),
+            ("memory.stat", "file 0\n"),
+            ("memory.current", "10\n"),
+            ("memory.max", "max\n"),
+            ("memory.swap.current", "0\n"),
+            ("memory.swap.max", "max\n"),
+        ]);
+        let s = v2(d.path()).unwrap();
+        assert_eq!(s.pids.current, 2);
+        assert_eq!(s.memory.usage.limit, u64::MAX);
+        assert_eq!(s.memory.swap.limit, u64::MAX, "no overflow");
+        // Neither pids.current nor cgroup.procs: an error naming the file.
+        let e = v2(dir(&[]).path()).unwrap_err().to_string();
+        assert!(e.contains("cgroup.procs"), "{e}");
+    }
+
+    #[test]
+    fn v1_blkio_lines_and_group_order() {
+        let d = dir(&[
+            (
+                "blkio.throttle.io_service_bytes_recursive",
+                "8:0 Read 4096\n8:0 Write 512\n8:0 Total 4608\nTotal 4608\n",
+            ),
+            ("blkio.throttle.io_serviced_recursive", "8:0 Read 1\n"),
+        ]);
+        let b = v1_blkio(d.path()).unwrap();
+        assert_eq!(b.io_service_bytes_recursive.len(), 3, "\"Total N\" skipped");
+        assert_eq!(
+            b.io_service_bytes_recursive[0],
+            BlkioEntry {
+                major: 8,
+                minor: 0,
+                op: "Read".into(),
+                value: 4096
+            }
+        );
+        assert_eq!(b.io_serviced_recursive.len(), 1);
+        // CFQ's files win over the throttle ones when present.
+        std::fs::write(d.path().join("blkio.sectors_recursive"), "8:0 16\n").unwrap();
+        for f in [
+            "blkio.io_service_time_recursive",
+            "blkio.io_wait_time_recursive",
+            "blkio.io_merged_recursive",
+            "blkio.io_queued_recursive",
+            "blkio.time_recursive",
+            "blkio.io_serviced_recursive",
+            "blkio.io_service_bytes_recursive",
+        ] {
+            std::fs::write(d.path().join(f), "").unwrap();
+        }
+        let b = v1_blkio(d.path()).unwrap();
+        assert_eq!(
+            b.sectors_recursive,
+            [BlkioEntry {
+                major: 8,
+                minor: 0,
+                op: String::new(),
+                value: 16
+            }]
+        );
+        assert!(b.io_service_bytes_recursive.is_empty());
+    }
+
+    #[test]
+    fn v1_blkio_incomplete_group_and_bad_numbers_fail() {
+        // The first file of a group exists but another is missing.
+        let d = dir(&[("blkio.bfq.io_serviced_recursive", "")]);
+        let e = v1_blkio(d.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("blkio.bfq.io_service_bytes_recursive: missing"),
+            "{e}"
+        );
+        let d = dir(&[("x", "8:zero Read 1\n")]);
+        let e = blkio_file(d.path(), "x").unwrap_err().to_string();
+        assert!(e.contains("parse") && e.contains("8:zero Read 1"), "{e}");
+        assert!(blkio_file(d.path(), "absent").unwrap().is_none());
+        // No blkio files at all: empty statistics.
+        assert!(v1_blkio(dir(&[]).path())
+            .unwrap()
+            .io_service_bytes_recursive
+            .is_empty());
+    }
+
+    #[test]
+    fn v1_cpuacct_ticks_and_percpu() {
+        let d = dir(&[
+            ("cpuacct.usage", "123456789\n"),
+            ("cpuacct.stat", "user 250\nsystem 50\n"),
+            ("cpuacct.usage_percpu", "100 200 \n"),
+            ("cpuacct.usage_all", "cpu user system\n0 60 40\n1 150 50\n"),
+        ]);
+        let mut u = CpuUsage::default();
+        v1_cpuacct(d.path(), &mut u).unwrap();
+        assert_eq!(u.total, 123456789);
+        assert_eq!(u.user, 250 * NS_PER_TICK);
+        assert_eq!(u.kernel, 500_000_000);
+        assert_eq!(u.percpu, [100, 200]);
+        assert_eq!(u.percpu_user, [60, 150]);
+        assert_eq!(u.percpu_kernel, [40, 50]);
+    }
+
+    #[test]
+    fn v1_stats_through_a_fake_layout() {
+        let t = tempfile::tempdir().unwrap();
+        let mk = |c: &str, files: &[(&str, &str)]| -> (Vec<String>, PathBuf) {
+            let m = t.path().join(c);
+            std::fs::create_dir_all(m.join("ct")).unwrap();
+            for (f, v) in files {
+                std::fs::write(m.join("ct").join(f), v).unwrap();
+            }
+            (vec![c.to_string()], m)
+        };
+        let layout = Layout::V1 {
+            hierarchies: vec![
+                mk(
+                    "memory",
+                    &[
+                        ("memory.stat", "cache 77\nrss 5\n"),
+                        ("memory.usage_in_bytes", "1000\n"),
+                        ("memory.max_usage_in_bytes", "2000\n"),
+                        ("memory.failcnt", "0\n"),
+                        ("memory.limit_in_bytes", "9223372036854771712\n"),
+                    ],
+                ),
+                mk("pids", &[("pids.current", "4\n"), ("pids.max", "64\n")]),
+                mk(
+                    "cpuset",
+                    &[
+                        ("cpuset.cpus", "0-2\n"),
+                        ("cpuset.mems", "0\n"),
+                        ("cpuset.sched_relax_domain_level", "-1\n"),
+                    ],
+                ),
+            ],
+            unified: None,
+        };
+        let s = v1(&layout, "/ct").unwrap();
+        assert_eq!(s.memory.cache, 77);
+        assert_eq!(s.memory.raw.get("rss"), Some(&5));
+        assert_eq!(s.memory.usage.max, 2000);
+        // No memsw files: the swap entry stays empty.
+        assert_eq!(s.memory.swap.usage, 0);
+        assert_eq!((s.pids.current, s.pids.limit), (4, 64));
+        assert_eq!(s.cpuset.cpus, [0, 1, 2]);
+        assert_eq!(s.cpuset.sched_relax_domain_level, -1);
+        // A hierarchy without the container's cgroup is left out.
+        assert_eq!(v1(&layout, "/other").unwrap().pids.current, 0);
+    }
+}

@@ -246,4 +246,102 @@ mod tests {
         assert_eq!(r(false, b'a', None, None, ACC_ALL).v1_line(), "a *:* rwm");
         assert_eq!(r(true, b'b', None, None, ACC_MKNOD).v1_line(), "b *:* m");
     }
+
+    fn spec(v: serde_json::Value) -> LinuxDeviceCgroup {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn parse_rule_types_wildcards_and_access() {
+        let r = parse_rule(
+            0,
+            &spec(serde_json::json!({"allow": true, "access": "rwm"})),
+        )
+        .unwrap();
+        // No type is "a"; no major/minor and -1 are the wildcard.
+        assert_eq!(
+            r,
+            Rule {
+                allow: true,
+                typ: b'a',
+                major: None,
+                minor: None,
+                access: ACC_ALL
+            }
+        );
+        let r = parse_rule(
+            0,
+            &spec(serde_json::json!({"allow": false, "type": "b", "major": 8, "minor": -1, "access": "mr"})),
+        )
+        .unwrap();
+        assert_eq!(r.v1_line(), "b 8:* rm");
+        assert!(!r.allow);
+        // Repeated letters are accepted as the kernel does.
+        let r = parse_rule(
+            0,
+            &spec(serde_json::json!({"allow": true, "type": "c", "access": "rrw"})),
+        )
+        .unwrap();
+        assert_eq!(r.access, ACC_READ | ACC_WRITE);
+    }
+
+    #[test]
+    fn parse_rule_errors_name_the_index() {
+        let e = |v| parse_rule(3, &spec(v)).unwrap_err().to_string();
+        assert_eq!(
+            e(serde_json::json!({"allow": true, "type": "c"})),
+            "linux.resources.devices[3]: device access field cannot be empty"
+        );
+        assert!(e(serde_json::json!({"allow": true, "access": "rwx"}))
+            .contains("invalid device access \"rwx\""));
+        assert!(
+            e(serde_json::json!({"allow": true, "type": "u", "access": "r"}))
+                .contains("invalid cgroup device type \"u\"")
+        );
+        assert!(
+            e(serde_json::json!({"allow": true, "type": "c", "major": -2, "access": "r"}))
+                .contains("invalid major -2")
+        );
+        assert!(e(
+            serde_json::json!({"allow": true, "type": "c", "minor": 4294967296i64, "access": "r"})
+        )
+        .contains("invalid minor"));
+    }
+
+    #[test]
+    fn rules_start_with_deny_all_and_end_with_the_defaults() {
+        let list = vec![spec(
+            serde_json::json!({"allow": true, "type": "c", "major": 4, "minor": 1, "access": "rw"}),
+        )];
+        let rules = rules(Some(&list)).unwrap();
+        assert_eq!(rules[0].v1_line(), "a *:* rwm");
+        assert!(!rules[0].allow);
+        assert_eq!(rules[1].v1_line(), "c 4:1 rw");
+        assert_eq!(rules.len(), 2 + super::super::default_device_rules().len());
+        let bad = vec![spec(serde_json::json!({"allow": true, "access": ""}))];
+        assert!(rules_err(&bad).contains("devices[0]"));
+    }
+
+    fn rules_err(list: &Vec<LinuxDeviceCgroup>) -> String {
+        rules(Some(list)).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn emulator_wildcards_and_blacklist_mode() {
+        let mut e = Emulator::new();
+        assert!(e.allows(b'b', 8, 0, ACC_ALL), "allow-all to start with");
+        e.apply(&r(false, b'a', None, None, ACC_ALL));
+        e.apply(&r(true, b'c', Some(136), None, ACC_READ | ACC_WRITE));
+        assert!(e.allows(b'c', 136, 99, ACC_READ));
+        assert!(!e.allows(b'c', 136, 99, ACC_MKNOD));
+        assert!(!e.allows(b'b', 136, 99, ACC_READ), "type must match");
+        // Removing all access of an exception drops it.
+        e.apply(&r(false, b'c', Some(136), None, ACC_READ | ACC_WRITE));
+        assert!(e.exceptions.is_empty());
+        // A rule of type a resets everything.
+        e.apply(&r(true, b'c', Some(1), Some(1), ACC_READ));
+        e.apply(&r(true, b'a', None, None, ACC_ALL));
+        assert!(e.default_allow && e.exceptions.is_empty());
+        assert_eq!(Emulator::default(), Emulator::new());
+    }
 }

@@ -907,8 +907,8 @@ fn rdma_line(dev: &str, lim: &LinuxRdma) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::resolve_path;
-    use std::path::Path;
+    use super::*;
+    use serde_json::json;
     #[test]
     fn paths() {
         assert_eq!(resolve_path(None, "c1", false).unwrap(), "/husk/c1");
@@ -929,5 +929,290 @@ mod tests {
             resolve_path(None, "c1", true).unwrap(),
             "/system.slice/husk-c1.scope"
         );
+    }
+
+    fn sd(p: &str) -> Result<String> {
+        resolve_path(Some(Path::new(p)), "id", true)
+    }
+
+    fn fs(p: &str) -> Result<String> {
+        resolve_path(Some(Path::new(p)), "id", false)
+    }
+
+    #[test]
+    fn cgroupfs_paths_are_normalised() {
+        assert_eq!(fs("/a//b/./c/").unwrap(), "/a/b/c");
+        assert_eq!(fs("./x/y").unwrap(), "/husk/x/y");
+        assert_eq!(
+            resolve_path(Some(Path::new("")), "c9", false).unwrap(),
+            "/husk/c9"
+        );
+        // runc's usual absolute paths pass through.
+        assert_eq!(
+            fs("/kubepods/burstable/pod1/ctr").unwrap(),
+            "/kubepods/burstable/pod1/ctr"
+        );
+    }
+
+    #[test]
+    fn cgroupfs_escapes_and_root_are_refused() {
+        for p in ["/..", "../x", "/a/../b", "x/.."] {
+            let e = fs(p).unwrap_err().to_string();
+            assert!(e.contains("must not contain '..'"), "{p}: {e}");
+        }
+        for p in ["/", "//", "/./"] {
+            let e = fs(p).unwrap_err().to_string();
+            assert!(e.contains("names the root cgroup"), "{p}: {e}");
+        }
+    }
+
+    #[test]
+    fn systemd_slice_prefix_name() {
+        assert_eq!(
+            sd("system.slice:docker:abc").unwrap(),
+            "/system.slice/docker-abc.scope"
+        );
+        assert_eq!(
+            sd("kubepods-besteffort-pod1.slice:cri-containerd:x").unwrap(),
+            "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice/cri-containerd-x.scope"
+        );
+        // An empty slice is system.slice; an empty prefix drops the dash.
+        assert_eq!(sd(":crio:abc").unwrap(), "/system.slice/crio-abc.scope");
+        assert_eq!(sd("user.slice::abc").unwrap(), "/user.slice/abc.scope");
+        // The root slice "-.slice" is the root of the hierarchy.
+        assert_eq!(sd("-.slice:p:n").unwrap(), "/p-n.scope");
+        // A name that is a slice is used as a slice, not a scope.
+        assert_eq!(
+            sd("system.slice:p:my.slice").unwrap(),
+            "/system.slice/my.slice"
+        );
+    }
+
+    #[test]
+    fn systemd_bad_paths() {
+        for p in ["a:b", "a:b:c:d", "/abs/path"] {
+            let e = sd(p).unwrap_err().to_string();
+            assert!(e.contains("expected slice:prefix:name"), "{p}: {e}");
+        }
+        for p in [
+            "system:p:n",
+            "-a.slice:p:n",
+            "a-.slice:p:n",
+            "a--b.slice:p:n",
+            "a/b.slice:p:n",
+        ] {
+            let e = sd(p).unwrap_err().to_string();
+            assert!(e.contains("invalid slice"), "{p}: {e}");
+        }
+    }
+
+    #[test]
+    fn expand_slice_nests_each_dash() {
+        assert_eq!(
+            expand_slice("a-b-c.slice").unwrap(),
+            "/a.slice/a-b.slice/a-b-c.slice"
+        );
+        assert_eq!(expand_slice("machine.slice").unwrap(), "/machine.slice");
+        assert_eq!(expand_slice("-.slice").unwrap(), "");
+        assert!(expand_slice("machine").is_err());
+    }
+
+    #[test]
+    fn layout_finds_the_hierarchy_of_a_controller() {
+        let l = Layout::V1 {
+            hierarchies: vec![
+                (
+                    vec!["cpu".into(), "cpuacct".into()],
+                    PathBuf::from("/x/cpu,cpuacct"),
+                ),
+                (vec!["name=systemd".into()], PathBuf::from("/x/systemd")),
+            ],
+            unified: Some(PathBuf::from("/x/unified")),
+        };
+        assert_eq!(l.v1_mount("cpuacct"), Some(Path::new("/x/cpu,cpuacct")));
+        assert_eq!(l.v1_mount("name=systemd"), Some(Path::new("/x/systemd")));
+        assert_eq!(l.v1_mount("memory"), None);
+        assert!(!l.is_v2());
+        let v2 = Layout::V2 {
+            mount: PathBuf::from("/x"),
+        };
+        assert!(v2.is_v2());
+        assert_eq!(v2.v1_mount("cpu"), None);
+    }
+
+    fn res(v: serde_json::Value) -> LinuxResources {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn needs_controllers_ignores_devices_and_zero_values() {
+        assert!(!needs_controllers(&res(json!({}))));
+        assert!(!needs_controllers(&res(
+            json!({"devices": [{"allow": false, "access": "rwm"}]})
+        )));
+        // Zeros and empty strings mean "not set", as runc's check.
+        assert!(!needs_controllers(&res(
+            json!({"memory": {"limit": 0}, "cpu": {"cpus": ""}})
+        )));
+        assert!(needs_controllers(&res(json!({"pids": {"limit": 10}}))));
+        assert!(needs_controllers(&res(
+            json!({"memory": {"disableOOMKiller": true}})
+        )));
+        assert!(needs_controllers(&res(
+            json!({"unified": {"memory.high": "1"}})
+        )));
+    }
+
+    #[test]
+    fn swappiness_range() {
+        let m =
+            |v: u64| -> LinuxMemory { serde_json::from_value(json!({"swappiness": v})).unwrap() };
+        assert!(check_swappiness(&m(0)).is_ok());
+        assert!(check_swappiness(&m(100)).is_ok());
+        assert!(check_swappiness(&m(u64::MAX)).is_ok(), "-1: leave it");
+        let e = check_swappiness(&m(200)).unwrap_err().to_string();
+        assert!(e.contains("(valid range is 0-100)"), "{e}");
+    }
+
+    #[test]
+    fn check_before_update_compares_with_the_usage() {
+        let m = |v: serde_json::Value| -> LinuxMemory { serde_json::from_value(v).unwrap() };
+        let on = |limit: i64, swap: i64| {
+            m(json!({"limit": limit, "swap": swap, "checkBeforeUpdate": true}))
+        };
+        // Off: nothing checked, usage not even read.
+        let off = m(json!({"limit": 10}));
+        assert!(check_before_update(&off, || panic!("read")).is_ok());
+        assert!(check_before_update(&on(200, 0), || Some(100)).is_ok());
+        let e = check_before_update(&on(100, 0), || Some(100))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("rejecting memory limit 100 <= usage 100"), "{e}");
+        let e = check_before_update(&on(500, 150), || Some(200))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("memory+swap limit 150 <= usage 200"), "{e}");
+        // No usage known: best effort, accepted.
+        assert!(check_before_update(&on(1, 0), || None).is_ok());
+        // Unlimited values are never refused.
+        assert!(check_before_update(&on(-1, -1), || Some(u64::MAX)).is_ok());
+    }
+
+    #[test]
+    fn blkio_is_set_and_rdma_line() {
+        let b = |v: serde_json::Value| -> LinuxBlockIo { serde_json::from_value(v).unwrap() };
+        assert!(!blkio_is_set(&b(json!({}))));
+        assert!(!blkio_is_set(&b(
+            json!({"weight": 0, "throttleReadBpsDevice": []})
+        )));
+        assert!(blkio_is_set(&b(json!({"leafWeight": 10}))));
+        assert!(blkio_is_set(&b(json!({"throttleWriteIOPSDevice": [
+            {"major": 8, "minor": 0, "rate": 1}]}))));
+        let r = |v: serde_json::Value| -> LinuxRdma { serde_json::from_value(v).unwrap() };
+        assert_eq!(rdma_line("d", &r(json!({}))), "d");
+        assert_eq!(
+            rdma_line("d", &r(json!({"hcaObjects": 7}))),
+            "d hca_object=7"
+        );
+        assert_eq!(
+            rdma_line("mlx5_0", &r(json!({"hcaHandles": 1, "hcaObjects": 2}))),
+            "mlx5_0 hca_handle=1 hca_object=2"
+        );
+    }
+
+    #[test]
+    fn default_device_rules_are_runcs() {
+        let lines: Vec<String> = default_device_rules()
+            .iter()
+            .enumerate()
+            .map(|(i, d)| devices::parse_rule(i, d).unwrap().v1_line())
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "c *:* m",
+                "b *:* m",
+                "c 1:3 rwm",
+                "c 1:8 rwm",
+                "c 1:7 rwm",
+                "c 5:0 rwm",
+                "c 1:5 rwm",
+                "c 1:9 rwm",
+                "c 136:* rwm",
+                "c 5:2 rwm",
+                "c 10:200 rwm",
+            ]
+        );
+    }
+
+    #[test]
+    fn nearest_existing_stops_below_the_mount() {
+        let t = tempfile::tempdir().unwrap();
+        let m = t.path();
+        std::fs::create_dir_all(m.join("a/b")).unwrap();
+        assert_eq!(nearest_existing(m, "a/b"), Some(m.join("a/b")));
+        assert_eq!(nearest_existing(m, "a/b/c/d"), Some(m.join("a/b")));
+        // Nothing but the root: None (the root cgroup is never frozen).
+        assert_eq!(nearest_existing(m, "x/y"), None);
+    }
+
+    #[test]
+    fn collect_pids_walks_sub_cgroups() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path();
+        std::fs::write(d.join("cgroup.procs"), "12\n13\n").unwrap();
+        std::fs::create_dir_all(d.join("sub/deeper")).unwrap();
+        std::fs::write(d.join("sub/cgroup.procs"), "40\n").unwrap();
+        std::fs::write(d.join("sub/deeper/cgroup.procs"), "41\nnot-a-pid\n").unwrap();
+        let mut pids = Vec::new();
+        collect_pids(d, &mut pids).unwrap();
+        pids.sort();
+        assert_eq!(pids, [12, 13, 40, 41]);
+        let e = collect_pids(&d.join("nope"), &mut pids)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("read ") && e.contains("nope/cgroup.procs"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn remove_tree_removes_children_first() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("c");
+        std::fs::create_dir_all(d.join("x/y")).unwrap();
+        std::fs::create_dir_all(d.join("z")).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        remove_tree(&d, deadline).unwrap();
+        assert!(!d.exists());
+        // Already gone: not an error.
+        remove_tree(&d, deadline).unwrap();
+    }
+
+    #[test]
+    fn permission_errors_are_found_in_the_chain() {
+        let e = anyhow::Error::from(std::io::Error::from_raw_os_error(libc::EACCES))
+            .context("write x")
+            .context("apply");
+        assert!(is_permission_error(&e));
+        let e = anyhow::Error::from(std::io::Error::from_raw_os_error(libc::EROFS));
+        assert!(is_permission_error(&e));
+        let e = anyhow::Error::from(std::io::Error::from_raw_os_error(libc::ENOENT));
+        assert!(!is_permission_error(&e));
+        assert!(!is_permission_error(&anyhow::anyhow!(
+            "EPERM in words only"
+        )));
+    }
+
+    #[test]
+    fn empty_path_is_no_cgroup() {
+        let mut cg = Cgroup::new("");
+        assert!(cg.apply(1).is_ok());
+        assert!(cg.destroy().is_ok());
+        assert!(!cg.is_frozen());
+        assert_eq!(cg.frozen_before_create().unwrap(), None);
+        assert!(cg.set(&res(json!({"pids": {"limit": 1}}))).is_ok());
+        assert!(!cg.has_none().unwrap());
     }
 }

@@ -285,4 +285,81 @@ mod tests {
         assert!(v["memory"].get("kernelTCP").is_some());
         assert_eq!(v["cpu"]["usage"]["kernel"], 0);
     }
+
+    #[test]
+    fn parse_u64_values_of_cgroupfs() {
+        assert_eq!(parse_u64(" 42 \n"), Some(42));
+        assert_eq!(parse_u64("18446744073709551615"), Some(u64::MAX));
+        // v1's "unlimited" memory.limit_in_bytes is a plain number.
+        assert_eq!(parse_u64("9223372036854771712"), Some(9223372036854771712));
+        assert_eq!(parse_u64("-5"), Some(0));
+        assert_eq!(parse_u64(""), None);
+        assert_eq!(parse_u64("12k"), None);
+        assert_eq!(parse_u64("MAX"), None);
+    }
+
+    #[test]
+    fn cpuset_lists_with_ranges_and_junk() {
+        assert_eq!(parse_cpuset(""), Vec::<u16>::new());
+        assert_eq!(parse_cpuset("\n"), Vec::<u16>::new());
+        assert_eq!(parse_cpuset("7"), vec![7]);
+        assert_eq!(parse_cpuset("0-1,4-5,8"), vec![0, 1, 4, 5, 8]);
+        // A reversed range is empty; junk parts are skipped.
+        assert_eq!(parse_cpuset("3-1,x,2"), vec![2]);
+    }
+
+    #[test]
+    fn read_helpers_name_the_file() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path();
+        std::fs::write(d.join("n"), "junk\n").unwrap();
+        std::fs::write(d.join("kv"), "a 1\nb max\nbad\nc x\n").unwrap();
+        let e = read_u64(d, "n").unwrap_err().to_string();
+        assert!(e.contains("parse") && e.ends_with("n: \"junk\""), "{e}");
+        assert!(read_u64(d, "missing")
+            .unwrap_err()
+            .to_string()
+            .starts_with("read "));
+        assert_eq!(read_u64_opt(d, "missing").unwrap(), 0);
+        assert!(read_u64_opt(d, "n").is_err(), "present but bad is an error");
+        let kv = read_kv(d, "kv").unwrap();
+        assert_eq!(kv.len(), 2);
+        assert_eq!(kv["b"], u64::MAX);
+        assert_eq!(kv_value(d, "kv", "a"), Some(1));
+        assert_eq!(kv_value(d, "kv", "c"), None);
+        assert_eq!(kv_value(d, "nope", "a"), None);
+    }
+
+    #[test]
+    fn omitempty_fields_are_left_out_when_zero() {
+        let mut s = Stats::default();
+        s.pids.current = 2;
+        s.hugetlb.insert("2MB".into(), Hugetlb::default());
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["pids"], serde_json::json!({"current": 2}));
+        assert_eq!(v["hugetlb"]["2MB"], serde_json::json!({"failcnt": 0}));
+        assert_eq!(v["blkio"], serde_json::json!({}));
+        assert_eq!(v["intel_rdt"], serde_json::json!({}));
+        assert_eq!(v["network_interfaces"], serde_json::Value::Null);
+        assert!(v["memory"].get("cache").is_none());
+        assert!(v["cpuset"].get("cpus").is_none());
+        assert_eq!(v["cpuset"]["sched_relax_domain_level"], 0);
+        let mut b = Blkio::default();
+        b.io_queued_recursive.push(BlkioEntry {
+            major: 8,
+            ..Default::default()
+        });
+        let v = serde_json::to_value(&b).unwrap();
+        assert_eq!(v, serde_json::json!({"ioQueueRecursive": [{"major": 8}]}));
+    }
+
+    #[test]
+    fn size_names_as_go_units() {
+        assert_eq!(size_name(512), "512B");
+        assert_eq!(size_name(16 * 1024 * 1024 * 1024), "16GB");
+        assert_eq!(size_name(1536 * 1024), "1.5MB");
+        for s in hugepage_sizes() {
+            assert!(s.ends_with('B'), "{s}");
+        }
+    }
 }

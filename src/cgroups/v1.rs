@@ -563,3 +563,366 @@ pub fn is_frozen(dir: &Path) -> Option<bool> {
         _ => true,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A tempdir standing in for /sys/fs/cgroup: one directory per v1
+    /// hierarchy, each holding the container's cgroup `c1` with `files`.
+    struct Fake {
+        root: tempfile::TempDir,
+        layout: Layout,
+    }
+
+    const CTRLS: [&str; 10] = [
+        "memory", "cpu", "cpuset", "pids", "blkio", "devices", "freezer", "hugetlb", "net_cls",
+        "net_prio",
+    ];
+
+    fn fake(ctrls: &[&str], files: &[(&str, &str, &str)]) -> Fake {
+        let root = tempfile::tempdir().unwrap();
+        let mut hierarchies = Vec::new();
+        for c in ctrls {
+            let m = root.path().join(c);
+            std::fs::create_dir_all(m.join("c1")).unwrap();
+            hierarchies.push((vec![c.to_string()], m));
+        }
+        for (c, f, v) in files {
+            std::fs::write(root.path().join(c).join("c1").join(f), v).unwrap();
+        }
+        Fake {
+            root,
+            layout: Layout::V1 {
+                hierarchies,
+                unified: None,
+            },
+        }
+    }
+
+    impl Fake {
+        fn set(&self, v: serde_json::Value) -> Result<()> {
+            let res: LinuxResources = serde_json::from_value(v).unwrap();
+            set(&self.layout, "/c1", &res, true, None)
+        }
+        fn read(&self, c: &str, f: &str) -> String {
+            std::fs::read_to_string(self.root.path().join(c).join("c1").join(f))
+                .unwrap_or_else(|e| format!("<{e}>"))
+        }
+        fn exists(&self, c: &str, f: &str) -> bool {
+            self.root.path().join(c).join("c1").join(f).exists()
+        }
+    }
+
+    #[test]
+    fn memory_limit_swap_and_reservation() {
+        let f = fake(
+            &CTRLS,
+            &[
+                ("memory", "memory.limit_in_bytes", "9223372036854771712\n"),
+                (
+                    "memory",
+                    "memory.memsw.limit_in_bytes",
+                    "9223372036854771712\n",
+                ),
+            ],
+        );
+        f.set(json!({"memory": {"limit": 67108864, "swap": 134217728, "reservation": 33554432}}))
+            .unwrap();
+        assert_eq!(f.read("memory", "memory.limit_in_bytes"), "67108864");
+        // v1 takes memory+swap as is (no conversion, unlike v2).
+        assert_eq!(f.read("memory", "memory.memsw.limit_in_bytes"), "134217728");
+        assert_eq!(f.read("memory", "memory.soft_limit_in_bytes"), "33554432");
+    }
+
+    #[test]
+    fn unlimited_memory_makes_swap_unlimited_where_accounted() {
+        let f = fake(
+            &CTRLS,
+            &[
+                ("memory", "memory.limit_in_bytes", "1048576\n"),
+                ("memory", "memory.memsw.limit_in_bytes", "2097152\n"),
+            ],
+        );
+        f.set(json!({"memory": {"limit": -1}})).unwrap();
+        assert_eq!(f.read("memory", "memory.limit_in_bytes"), "-1");
+        assert_eq!(f.read("memory", "memory.memsw.limit_in_bytes"), "-1");
+    }
+
+    #[test]
+    fn swap_without_swap_accounting_fails_naming_the_field() {
+        let f = fake(&CTRLS, &[("memory", "memory.limit_in_bytes", "1048576\n")]);
+        let e = f
+            .set(json!({"memory": {"limit": 1048576, "swap": 2097152}}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("linux.resources.memory.swap"), "{e}");
+        assert!(e.contains("swap accounting is disabled"), "{e}");
+    }
+
+    #[test]
+    fn oom_killer_swappiness_and_absent_kernel_memory_files() {
+        let f = fake(&CTRLS, &[]);
+        f.set(json!({"memory": {"disableOOMKiller": true, "swappiness": 0,
+            "kernel": 1048576, "kernelTCP": 1048576}}))
+            .unwrap();
+        assert_eq!(f.read("memory", "memory.oom_control"), "1");
+        assert_eq!(f.read("memory", "memory.swappiness"), "0");
+        // Kernel memory files the kernel no longer has are not made.
+        assert!(!f.exists("memory", "memory.kmem.limit_in_bytes"));
+        assert!(!f.exists("memory", "memory.kmem.tcp.limit_in_bytes"));
+        // Where they exist, they are written.
+        let f = fake(
+            &CTRLS,
+            &[("memory", "memory.kmem.tcp.limit_in_bytes", "0\n")],
+        );
+        f.set(json!({"memory": {"kernelTCP": 4096}})).unwrap();
+        assert_eq!(f.read("memory", "memory.kmem.tcp.limit_in_bytes"), "4096");
+    }
+
+    #[test]
+    fn swappiness_minus_one_leaves_the_file() {
+        let f = fake(&CTRLS, &[("memory", "memory.swappiness", "60\n")]);
+        // The spec's -1 arrives as u64::MAX.
+        f.set(json!({"memory": {"swappiness": u64::MAX}})).unwrap();
+        assert_eq!(f.read("memory", "memory.swappiness"), "60\n");
+    }
+
+    #[test]
+    fn cpu_shares_quota_period_and_realtime() {
+        let f = fake(&CTRLS, &[]);
+        f.set(
+            json!({"cpu": {"shares": 512, "quota": 25000, "period": 50000,
+            "realtimeRuntime": 950000, "realtimePeriod": 1000000}}),
+        )
+        .unwrap();
+        assert_eq!(f.read("cpu", "cpu.shares"), "512");
+        assert_eq!(f.read("cpu", "cpu.cfs_quota_us"), "25000");
+        assert_eq!(f.read("cpu", "cpu.cfs_period_us"), "50000");
+        assert_eq!(f.read("cpu", "cpu.rt_runtime_us"), "950000");
+        assert_eq!(f.read("cpu", "cpu.rt_period_us"), "1000000");
+        // Unlimited quota is written as -1, as runc does.
+        f.set(json!({"cpu": {"quota": -1}})).unwrap();
+        assert_eq!(f.read("cpu", "cpu.cfs_quota_us"), "-1");
+    }
+
+    #[test]
+    fn cpu_write_the_kernel_refuses_names_the_field() {
+        let root = tempfile::tempdir().unwrap();
+        let m = root.path().join("cpu");
+        std::fs::create_dir_all(m.join("c1/cpu.shares")).unwrap();
+        let layout = Layout::V1 {
+            hierarchies: vec![(vec!["cpu".into()], m)],
+            unified: None,
+        };
+        let res: LinuxResources = serde_json::from_value(json!({"cpu": {"shares": 1}})).unwrap();
+        // cpu.shares is a directory here: the write fails.
+        let e = format!("{:#}", set(&layout, "c1", &res, true, None).unwrap_err());
+        assert!(e.starts_with("linux.resources.cpu.shares"), "{e}");
+    }
+
+    #[test]
+    fn cpuset_cpus_and_mems() {
+        let f = fake(&CTRLS, &[]);
+        f.set(json!({"cpu": {"cpus": "0,1", "mems": "0"}})).unwrap();
+        assert_eq!(f.read("cpuset", "cpuset.cpus"), "0,1");
+        assert_eq!(f.read("cpuset", "cpuset.mems"), "0");
+        assert!(
+            !f.exists("cpu", "cpu.shares"),
+            "no cpu file for cpuset only"
+        );
+    }
+
+    #[test]
+    fn pids_max() {
+        let f = fake(&CTRLS, &[]);
+        f.set(json!({"pids": {"limit": 100}})).unwrap();
+        assert_eq!(f.read("pids", "pids.max"), "100");
+        f.set(json!({"pids": {"limit": -1}})).unwrap();
+        assert_eq!(f.read("pids", "pids.max"), "max");
+    }
+
+    #[test]
+    fn blkio_cfq_weight_devices_and_throttles() {
+        let f = fake(
+            &CTRLS,
+            &[
+                ("blkio", "blkio.weight", "500\n"),
+                ("blkio", "blkio.weight_device", ""),
+                ("blkio", "blkio.leaf_weight", "500\n"),
+            ],
+        );
+        f.set(json!({"blockIO": {"weight": 300, "leafWeight": 200,
+            "weightDevice": [{"major": 8, "minor": 0, "weight": 700}],
+            "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1048576}]}}))
+            .unwrap();
+        assert_eq!(f.read("blkio", "blkio.weight"), "300");
+        assert_eq!(f.read("blkio", "blkio.leaf_weight"), "200");
+        assert_eq!(f.read("blkio", "blkio.weight_device"), "8:0 700");
+        assert_eq!(
+            f.read("blkio", "blkio.throttle.read_bps_device"),
+            "8:0 1048576"
+        );
+    }
+
+    #[test]
+    fn blkio_bfq_fallback_and_unsupported_weight() {
+        let f = fake(&CTRLS, &[("blkio", "blkio.bfq.weight", "100\n")]);
+        f.set(json!({"blockIO": {"weight": 300}})).unwrap();
+        assert_eq!(f.read("blkio", "blkio.bfq.weight"), "300");
+        let f = fake(&CTRLS, &[]);
+        let e = f
+            .set(json!({"blockIO": {"weight": 300}}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("linux.resources.blockIO.weight"), "{e}");
+        assert!(
+            e.contains("blkio.bfq.weight is not supported by this kernel"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn device_rules_go_to_allow_and_deny() {
+        let f = fake(&CTRLS, &[]);
+        let res: LinuxResources = serde_json::from_value(json!({"devices": [
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rw"}]}))
+        .unwrap();
+        set(&f.layout, "c1", &res, false, None).unwrap();
+        // A plain file keeps the last line: runc's default list ends with tun.
+        assert_eq!(f.read("devices", "devices.allow"), "c 10:200 rwm");
+        assert_eq!(f.read("devices", "devices.deny"), "a *:* rwm");
+    }
+
+    #[test]
+    fn bad_device_rule_fails_before_any_write() {
+        let f = fake(&CTRLS, &[]);
+        let res: LinuxResources = serde_json::from_value(json!({
+            "pids": {"limit": 5},
+            "devices": [{"allow": true, "type": "c", "access": "rwx"}]}))
+        .unwrap();
+        let e = set(&f.layout, "c1", &res, false, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("linux.resources.devices[0]: invalid device access"),
+            "{e}"
+        );
+        assert!(!f.exists("pids", "pids.max"));
+        assert!(!f.exists("devices", "devices.deny"));
+    }
+
+    #[test]
+    fn missing_controllers_and_unified_are_refused_before_writing() {
+        let f = fake(&["pids", "devices"], &[]);
+        let e = f
+            .set(json!({"pids": {"limit": 5}, "memory": {"limit": 1048576}}))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "linux.resources.memory: the memory cgroup controller is not mounted"
+        );
+        assert!(!f.exists("pids", "pids.max"));
+        let e = f
+            .set(json!({"unified": {"memory.high": "1"}}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot use unified on cgroup v1"), "{e}");
+        let e = f
+            .set(json!({"cpu": {"cpus": "0"}}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("linux.resources.cpu.cpus/mems"), "{e}");
+        // Devices are fatal when missing, unless skipped (update).
+        let f = fake(&["pids"], &[]);
+        let res = LinuxResources::default();
+        let e = set(&f.layout, "c1", &res, false, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("the devices cgroup controller is not mounted"),
+            "{e}"
+        );
+        set(&f.layout, "c1", &res, true, None).unwrap();
+    }
+
+    #[test]
+    fn network_class_id_priorities_hugetlb_rdma() {
+        let mut ctrls = CTRLS.to_vec();
+        ctrls.push("rdma");
+        let f = fake(&ctrls, &[]);
+        f.set(json!({"network": {"classID": 1048577,
+            "priorities": [{"name": "eth0", "priority": 5}]},
+            "rdma": {"mlx4_0": {"hcaHandles": 2}}}))
+            .unwrap();
+        assert_eq!(f.read("net_cls", "net_cls.classid"), "1048577");
+        assert_eq!(f.read("net_prio", "net_prio.ifpriomap"), "eth0 5");
+        assert_eq!(f.read("rdma", "rdma.max"), "mlx4_0 hca_handle=2");
+        if let Some(size) = crate::cgroups::stats::hugepage_sizes().first() {
+            f.set(json!({"hugepageLimits": [{"pageSize": size, "limit": 2097152}]}))
+                .unwrap();
+            assert_eq!(
+                f.read("hugetlb", &format!("hugetlb.{size}.limit_in_bytes")),
+                "2097152"
+            );
+        }
+    }
+
+    #[test]
+    fn create_copies_cpuset_down_from_the_parents() {
+        let root = tempfile::tempdir().unwrap();
+        let m = root.path();
+        std::fs::write(m.join("cpuset.cpus"), "0-3\n").unwrap();
+        std::fs::write(m.join("cpuset.mems"), "0\n").unwrap();
+        create(&["cpuset".to_string()], m, "/a/b").unwrap();
+        for d in ["a", "a/b"] {
+            assert_eq!(
+                std::fs::read_to_string(m.join(d).join("cpuset.cpus")).unwrap(),
+                "0-3"
+            );
+            assert_eq!(
+                std::fs::read_to_string(m.join(d).join("cpuset.mems")).unwrap(),
+                "0"
+            );
+        }
+        // An ancestor with its own cpus keeps them, and passes them on.
+        std::fs::create_dir(m.join("x")).unwrap();
+        std::fs::write(m.join("x/cpuset.cpus"), "1\n").unwrap();
+        std::fs::write(m.join("x/cpuset.mems"), "0\n").unwrap();
+        create(&["cpuset".to_string()], m, "x/y").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(m.join("x/cpuset.cpus")).unwrap(),
+            "1\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(m.join("x/y/cpuset.cpus")).unwrap(),
+            "1"
+        );
+        // Other controllers: a plain mkdir -p.
+        create(&["pids".to_string()], m, "/p/q").unwrap();
+        assert!(m.join("p/q").is_dir());
+        assert!(!m.join("p/cpuset.cpus").exists());
+    }
+
+    #[test]
+    fn freezer_state() {
+        let f = fake(&CTRLS, &[("freezer", "freezer.state", "THAWED\n")]);
+        let dir = f.root.path().join("freezer/c1");
+        assert_eq!(is_frozen(&dir), Some(false));
+        // A plain file reads back FROZEN at once.
+        freeze(&dir, true).unwrap();
+        assert_eq!(f.read("freezer", "freezer.state"), "FROZEN");
+        assert_eq!(is_frozen(&dir), Some(true));
+        // Frozen only because a parent is: not paused itself.
+        std::fs::write(dir.join("freezer.self_freezing"), "0\n").unwrap();
+        assert_eq!(is_frozen(&dir), Some(false));
+        std::fs::write(dir.join("freezer.state"), "FREEZING\n").unwrap();
+        assert_eq!(is_frozen(&dir), Some(true));
+        freeze(&dir, false).unwrap();
+        assert_eq!(f.read("freezer", "freezer.state"), "THAWED");
+        assert_eq!(is_frozen(&f.root.path().join("nope")), None);
+    }
+}

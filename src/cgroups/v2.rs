@@ -399,4 +399,337 @@ mod tests {
         assert!(swap_to_v2(50, 100).is_err());
         assert!(swap_to_v2(50, 0).is_err());
     }
+
+    /// A directory standing in for a v2 cgroup, holding `files` with
+    /// their current contents (as the kernel shows them).
+    fn cgroup(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        for (f, v) in files {
+            std::fs::write(d.path().join(f), v).unwrap();
+        }
+        d
+    }
+
+    fn res(v: serde_json::Value) -> LinuxResources {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn read(d: &tempfile::TempDir, f: &str) -> String {
+        std::fs::read_to_string(d.path().join(f)).unwrap()
+    }
+
+    #[test]
+    fn shares_to_weight_bounds_and_runc_values() {
+        // 0 means "not set": nothing is written.
+        assert_eq!(shares_to_weight(0), 0);
+        // Below the v1 minimum of 2 still maps to the v2 minimum.
+        assert_eq!(shares_to_weight(1), 1);
+        // Docker's --cpu-shares 100 and 2048, as runc converts them.
+        assert_eq!(shares_to_weight(100), 4);
+        assert_eq!(shares_to_weight(2048), 79);
+        // Monotonic over the whole v1 range, within [1, 10000].
+        let mut last = 0;
+        for s in (2..=262144).step_by(97) {
+            let w = shares_to_weight(s);
+            assert!((1..=10000).contains(&w) && w >= last, "{s} -> {w}");
+            last = w;
+        }
+    }
+
+    #[test]
+    fn blkio_weight_to_io_weight_bounds() {
+        assert_eq!(blkio_to_io_weight(0), 0);
+        // Below the v1 minimum of 10 saturates to 1 instead of wrapping.
+        assert_eq!(blkio_to_io_weight(5), 1);
+        assert_eq!(blkio_to_io_weight(100), 910);
+        // Above the v1 maximum is passed on (the kernel refuses it).
+        assert!(blkio_to_io_weight(u16::MAX) > 10000);
+    }
+
+    #[test]
+    fn swap_to_v2_every_case() {
+        // Unlimited memory, swap not given: unlimited swap.
+        assert_eq!(swap_to_v2(0, -1).unwrap(), -1);
+        // Swap not given: leave it.
+        assert_eq!(swap_to_v2(0, 100).unwrap(), 0);
+        assert_eq!(swap_to_v2(-1, 100).unwrap(), -1);
+        assert_eq!(swap_to_v2(-1, -1).unwrap(), -1);
+        // Swap without a memory limit is refused, naming the field.
+        let e = swap_to_v2(200, -1).unwrap_err().to_string();
+        assert!(e.contains("linux.resources.memory.swap"), "{e}");
+        assert!(e.contains("without memory limit"), "{e}");
+        // A negative memory value other than -1.
+        let e = swap_to_v2(200, -5).unwrap_err().to_string();
+        assert!(e.contains("invalid memory value: -5"), "{e}");
+        let e = swap_to_v2(99, 100).unwrap_err().to_string();
+        assert!(e.contains(">= memory limit"), "{e}");
+        assert_eq!(swap_to_v2(1 << 30, 1 << 29).unwrap(), 1 << 29);
+    }
+
+    #[test]
+    fn num_writes_max_for_negative() {
+        assert_eq!(num(-1), "max");
+        assert_eq!(num(-42), "max");
+        assert_eq!(num(0), "0");
+        assert_eq!(num(4096), "4096");
+    }
+
+    #[test]
+    fn current_memory_max_reads_max_numbers_and_missing() {
+        let d = cgroup(&[("memory.max", "max\n")]);
+        assert_eq!(current_memory_max(d.path()), -1);
+        let d = cgroup(&[("memory.max", "1048576\n")]);
+        assert_eq!(current_memory_max(d.path()), 1048576);
+        let d = cgroup(&[]);
+        assert_eq!(current_memory_max(d.path()), 0);
+    }
+
+    #[test]
+    fn set_writes_memory_swap_and_low() {
+        let d = cgroup(&[
+            ("memory.max", "max\n"),
+            ("memory.swap.max", "max\n"),
+            ("memory.low", "0\n"),
+        ]);
+        let r = res(serde_json::json!({"memory": {
+            "limit": 268435456, "swap": 536870912, "reservation": 134217728}}));
+        set(d.path(), &r, true, false).unwrap();
+        assert_eq!(read(&d, "memory.max"), "268435456");
+        // memory+swap 512 MiB with 256 MiB of memory: 256 MiB of swap.
+        assert_eq!(read(&d, "memory.swap.max"), "268435456");
+        assert_eq!(read(&d, "memory.low"), "134217728");
+    }
+
+    #[test]
+    fn set_swap_equal_to_limit_means_no_swap() {
+        let d = cgroup(&[("memory.max", "max\n"), ("memory.swap.max", "max\n")]);
+        let r = res(serde_json::json!({"memory": {"limit": 1048576, "swap": 1048576}}));
+        set(d.path(), &r, true, false).unwrap();
+        assert_eq!(read(&d, "memory.swap.max"), "0");
+        assert_eq!(read(&d, "memory.max"), "1048576");
+    }
+
+    #[test]
+    fn set_unlimited_memory_sets_unlimited_swap() {
+        let d = cgroup(&[("memory.max", "1048576\n"), ("memory.swap.max", "0\n")]);
+        let r = res(serde_json::json!({"memory": {"limit": -1}}));
+        set(d.path(), &r, true, false).unwrap();
+        assert_eq!(read(&d, "memory.max"), "max");
+        assert_eq!(read(&d, "memory.swap.max"), "max");
+    }
+
+    #[test]
+    fn update_of_swap_alone_uses_the_current_limit() {
+        // husk update --memory-swap with the limit already at 100 MiB.
+        let d = cgroup(&[("memory.max", "104857600\n"), ("memory.swap.max", "0\n")]);
+        let r = res(serde_json::json!({"memory": {"swap": 209715200}}));
+        set(d.path(), &r, true, false).unwrap();
+        assert_eq!(read(&d, "memory.swap.max"), "104857600");
+        assert_eq!(read(&d, "memory.max"), "104857600\n", "limit untouched");
+    }
+
+    #[test]
+    fn swap_below_the_limit_fails_before_any_write() {
+        let d = cgroup(&[("memory.max", "max\n"), ("pids.max", "max\n")]);
+        let r = res(serde_json::json!({"pids": {"limit": 10},
+            "memory": {"limit": 2097152, "swap": 1048576}}));
+        let e = format!("{:#}", set(d.path(), &r, true, false).unwrap_err());
+        assert!(
+            e.contains("memory+swap limit should be >= memory limit"),
+            "{e}"
+        );
+        assert_eq!(read(&d, "pids.max"), "max\n", "validated before writing");
+        assert_eq!(read(&d, "memory.max"), "max\n");
+    }
+
+    #[test]
+    fn swappiness_over_100_is_refused() {
+        let d = cgroup(&[]);
+        let r = res(serde_json::json!({"memory": {"swappiness": 101}}));
+        let e = set(d.path(), &r, true, false).unwrap_err().to_string();
+        assert!(e.contains("invalid memory swappiness value: 101"), "{e}");
+    }
+
+    #[test]
+    fn cpu_weight_and_max_quota_period() {
+        let d = cgroup(&[("cpu.max", "max 100000\n"), ("cpu.weight", "100\n")]);
+        let r = res(serde_json::json!({"cpu": {"shares": 1024, "quota": 50000, "period": 200000}}));
+        set(d.path(), &r, true, false).unwrap();
+        assert_eq!(read(&d, "cpu.weight"), "39");
+        assert_eq!(read(&d, "cpu.max"), "50000 200000");
+    }
+
+    #[test]
+    fn cpu_quota_alone_keeps_the_current_period() {
+        let d = cgroup(&[("cpu.max", "max 250000\n")]);
+        let r = res(serde_json::json!({"cpu": {"quota": 100000}}));
+        set(d.path(), &r, true, false).unwrap();
+        assert_eq!(read(&d, "cpu.max"), "100000 250000");
+    }
+
+    #[test]
+    fn cpu_period_alone_keeps_the_current_quota_and_negative_quota_is_max() {
+        let d = cgroup(&[("cpu.max", "20000 100000\n")]);
+        let r = res(serde_json::json!({"cpu": {"period": 50000}}));
+        set(d.path(), &r, true, false).unwrap();
+        assert_eq!(read(&d, "cpu.max"), "20000 50000");
+        let r = res(serde_json::json!({"cpu": {"quota": -1}}));
+        set(d.path(), &r, true, false).unwrap();
+        assert_eq!(read(&d, "cpu.max"), "max 50000");
+    }
+
+    #[test]
+    fn cpu_burst_idle_and_cpuset() {
+        let d = cgroup(&[("cpu.max", "max 100000\n"), ("cpu.max.burst", "0\n")]);
+        let r = res(serde_json::json!({"cpu": {
+            "burst": 10000, "idle": 1, "cpus": "0-1", "mems": "0"}}));
+        set(d.path(), &r, true, false).unwrap();
+        assert_eq!(read(&d, "cpu.max.burst"), "10000");
+        assert_eq!(read(&d, "cpu.idle"), "1");
+        assert_eq!(read(&d, "cpuset.cpus"), "0-1");
+        assert_eq!(read(&d, "cpuset.mems"), "0");
+        assert_eq!(read(&d, "cpu.max"), "max 100000\n", "untouched");
+    }
+
+    #[test]
+    fn pids_limit_and_unlimited() {
+        let d = cgroup(&[("pids.max", "max\n")]);
+        set(
+            d.path(),
+            &res(serde_json::json!({"pids": {"limit": 64}})),
+            true,
+            false,
+        )
+        .unwrap();
+        assert_eq!(read(&d, "pids.max"), "64");
+        set(
+            d.path(),
+            &res(serde_json::json!({"pids": {"limit": -1}})),
+            true,
+            false,
+        )
+        .unwrap();
+        assert_eq!(read(&d, "pids.max"), "max");
+        // 0 leaves the file alone.
+        std::fs::write(d.path().join("pids.max"), "7\n").unwrap();
+        set(
+            d.path(),
+            &res(serde_json::json!({"pids": {"limit": 0}})),
+            true,
+            false,
+        )
+        .unwrap();
+        assert_eq!(read(&d, "pids.max"), "7\n");
+    }
+
+    #[test]
+    fn io_weight_without_bfq_is_converted() {
+        let d = cgroup(&[("io.weight", "default 100\n")]);
+        let r = res(serde_json::json!({"blockIO": {"weight": 500}}));
+        set(d.path(), &r, true, false).unwrap();
+        assert_eq!(read(&d, "io.weight"), "4950");
+    }
+
+    #[test]
+    fn io_weight_with_bfq_is_written_as_is() {
+        let d = cgroup(&[("io.bfq.weight", "default 100\n")]);
+        let r = res(serde_json::json!({"blockIO": {"weight": 500}}));
+        set(d.path(), &r, true, false).unwrap();
+        assert_eq!(read(&d, "io.bfq.weight"), "500");
+        assert!(!d.path().join("io.weight").exists());
+    }
+
+    #[test]
+    fn io_max_throttle_line() {
+        let d = cgroup(&[]);
+        let r = res(serde_json::json!({"blockIO": {
+            "throttleWriteIOPSDevice": [{"major": 8, "minor": 16, "rate": 300}]}}));
+        set(d.path(), &r, true, false).unwrap();
+        assert_eq!(read(&d, "io.max"), "8:16 wiops=300");
+        let r = res(serde_json::json!({"blockIO": {
+            "throttleReadBpsDevice": [{"major": 253, "minor": 0, "rate": 1048576}]}}));
+        set(d.path(), &r, true, false).unwrap();
+        assert_eq!(read(&d, "io.max"), "253:0 rbps=1048576");
+    }
+
+    #[test]
+    fn hugetlb_and_rdma_lines() {
+        let sizes = crate::cgroups::stats::hugepage_sizes();
+        let d = cgroup(&[]);
+        let r =
+            res(serde_json::json!({"rdma": {"mlx5_1": {"hcaHandles": 3, "hcaObjects": 10000}}}));
+        set(d.path(), &r, true, false).unwrap();
+        assert_eq!(read(&d, "rdma.max"), "mlx5_1 hca_handle=3 hca_object=10000");
+        if let Some(size) = sizes.first() {
+            let r =
+                res(serde_json::json!({"hugepageLimits": [{"pageSize": size, "limit": 4194304}]}));
+            set(d.path(), &r, true, false).unwrap();
+            assert_eq!(read(&d, &format!("hugetlb.{size}.max")), "4194304");
+        }
+        let r = res(serde_json::json!({"hugepageLimits": [{"pageSize": "3KB", "limit": 1}]}));
+        let e = set(d.path(), &r, true, false).unwrap_err().to_string();
+        assert!(e.contains("page size \"3KB\" is not supported"), "{e}");
+    }
+
+    #[test]
+    fn unified_keys_are_file_names_and_missing_controllers_are_named() {
+        let d = cgroup(&[
+            ("cgroup.controllers", "cpu memory pids\n"),
+            ("memory.high", "max\n"),
+        ]);
+        let r = res(serde_json::json!({"unified": {"memory.high": "1073741824"}}));
+        set(d.path(), &r, true, false).unwrap();
+        assert_eq!(read(&d, "memory.high"), "1073741824");
+        for bad in ["../x", "a/b", "..", "."] {
+            let r = res(serde_json::json!({"unified": {bad: "1"}}));
+            let e = set(d.path(), &r, true, false).unwrap_err().to_string();
+            assert!(e.contains("must be a file name"), "{bad}: {e}");
+        }
+        // A file the kernel refuses (here: a directory) fails naming the key.
+        let d = cgroup(&[("cgroup.controllers", "cpu memory\n")]);
+        let r = res(serde_json::json!({"unified": {"rdma.max": "x"}}));
+        std::fs::create_dir(d.path().join("rdma.max")).unwrap();
+        let e = format!("{:#}", set(d.path(), &r, true, false).unwrap_err());
+        assert!(e.contains("unable to set \"rdma.max\""), "{e}");
+    }
+
+    #[test]
+    fn freeze_without_cgroup_freeze_file() {
+        let d = cgroup(&[]);
+        // Thawing a cgroup without a freezer is a no-op; freezing fails.
+        freeze(d.path(), false).unwrap();
+        let e = freeze(d.path(), true).unwrap_err().to_string();
+        assert!(e.contains("has no cgroup.freeze"), "{e}");
+        assert_eq!(is_frozen(d.path()), None);
+    }
+
+    #[test]
+    fn freeze_waits_for_cgroup_events() {
+        let d = cgroup(&[
+            ("cgroup.freeze", "0\n"),
+            ("cgroup.events", "populated 1\nfrozen 1\n"),
+        ]);
+        freeze(d.path(), true).unwrap();
+        assert_eq!(read(&d, "cgroup.freeze"), "1");
+        assert_eq!(is_frozen(d.path()), Some(true));
+    }
+
+    #[test]
+    fn create_makes_the_path_and_enables_available_controllers() {
+        let d = cgroup(&[
+            ("cgroup.controllers", "cpu pids\n"),
+            ("cgroup.subtree_control", ""),
+        ]);
+        create(d.path(), "/a/b").unwrap();
+        assert!(d.path().join("a/b").is_dir());
+        // A plain file keeps only the last write: the last controller.
+        assert_eq!(read(&d, "cgroup.subtree_control"), "+pids");
+        // Already enabled: nothing written.
+        let d = cgroup(&[
+            ("cgroup.controllers", "cpu\n"),
+            ("cgroup.subtree_control", "cpu\n"),
+        ]);
+        create(d.path(), "x").unwrap();
+        assert_eq!(read(&d, "cgroup.subtree_control"), "cpu\n");
+    }
 }

@@ -347,3 +347,188 @@ fn sweep_dead_temps(dir: &Path, name: &str) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> State {
+        State {
+            id: "c1".into(),
+            pid: 1234,
+            pid_start_time: 98765,
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            created: "2026-12-06T00:00:00.000000000Z".into(),
+            owner: "root".into(),
+            annotations: HashMap::from([("k".to_string(), "v".to_string())]),
+            cgroup_path: "/husk/c1".into(),
+            rootless: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn save_and_load_round_trip() {
+        let t = tempfile::tempdir().unwrap();
+        let st = sample();
+        st.save(t.path()).unwrap();
+        let back = State::load(t.path()).unwrap();
+        assert_eq!(
+            serde_json::to_value(&back).unwrap(),
+            serde_json::to_value(&st).unwrap()
+        );
+        // Nothing but state.json is left (no temp file).
+        let names: Vec<_> = std::fs::read_dir(t.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["state.json"]);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(t.path().join("state.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "state is not readable by others: {mode:o}");
+    }
+
+    #[test]
+    fn old_state_without_the_newer_fields_loads() {
+        // A state.json of an older husk: only the fields it always had.
+        let old = br#"{"id":"x","pid":7,"pid_start_time":1,"bundle":"/b","rootfs":"/b/r",
+            "created":"t","cgroup_path":"/husk/x"}"#;
+        let st = State::parse(old).unwrap();
+        assert_eq!(st.id, "x");
+        assert!(st.owner.is_empty() && st.annotations.is_empty());
+        assert!(!st.systemd && !st.shared_pid_ns && !st.rootless && !st.creating);
+        assert!(st.hooks.is_none());
+        // Unknown fields of a newer husk are ignored.
+        let newer = br#"{"id":"x","pid":7,"pid_start_time":1,"bundle":"/b","rootfs":"/b/r",
+            "created":"t","cgroup_path":"","future":{"a":1}}"#;
+        assert!(State::parse(newer).is_ok());
+    }
+
+    #[test]
+    fn partial_or_hostile_states_are_refused() {
+        let e = State::parse(br#"{"id":"x"}"#).unwrap_err().to_string();
+        assert!(e.contains("missing field"), "{e}");
+        assert!(State::parse(b"").is_err());
+        assert!(State::parse(br#"{"id":"x","pid":"7"}"#).is_err());
+        let e = State::parse(
+            br#"{"id":"x","pid":7,"pid_start_time":1,"bundle":"/b","rootfs":"/b/r",
+            "created":"t","cgroup_path":"/husk/../../etc"}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("has a .. component"), "{e}");
+        // A missing file names the path.
+        let t = tempfile::tempdir().unwrap();
+        let e = State::load(t.path()).unwrap_err().to_string();
+        assert!(e.starts_with("read ") && e.ends_with("state.json"), "{e}");
+        std::fs::write(t.path().join("state.json"), "{").unwrap();
+        let e = State::load(t.path()).unwrap_err().to_string();
+        assert!(e.starts_with("parse ") && e.ends_with("state.json"), "{e}");
+    }
+
+    #[test]
+    fn load_reads_a_state_bigger_than_the_first_buffer() {
+        let t = tempfile::tempdir().unwrap();
+        let mut st = sample();
+        for i in 0..500 {
+            st.annotations.insert(format!("key{i}"), "v".repeat(20));
+        }
+        st.save(t.path()).unwrap();
+        assert!(
+            std::fs::metadata(t.path().join("state.json"))
+                .unwrap()
+                .len()
+                > 8192
+        );
+        assert_eq!(State::load(t.path()).unwrap().annotations.len(), 501);
+    }
+
+    #[test]
+    fn oci_state_json_is_runcs() {
+        let st = sample();
+        let v = serde_json::to_value(st.to_oci(Status::Running)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"ociVersion": "1.2.0", "id": "c1", "pid": 1234,
+                "status": "running", "bundle": "/b", "rootfs": "/b/rootfs",
+                "created": "2026-12-06T00:00:00.000000000Z", "owner": "root",
+                "annotations": {"k": "v"}})
+        );
+        // Stopped: pid 0; no annotations: the key is left out.
+        let mut st = sample();
+        st.annotations.clear();
+        let v = serde_json::to_value(st.to_oci(Status::Stopped)).unwrap();
+        assert_eq!(v["pid"], 0);
+        assert_eq!(v["status"], "stopped");
+        assert!(v.get("annotations").is_none());
+        let names: Vec<String> = [Status::Creating, Status::Created, Status::Paused]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(names, ["creating", "created", "paused"]);
+    }
+
+    #[test]
+    fn proc_stat_and_liveness() {
+        let me = std::process::id() as i32;
+        let (state, start) = proc_stat(me).unwrap();
+        assert!(state == b'R' || state == b'S', "{}", state as char);
+        assert!(is_alive(me, start));
+        // Same pid, other start time: a recycled pid.
+        assert!(!is_alive(me, start + 1));
+        assert!(!is_alive(0, 0));
+        assert!(!is_alive(-5, 0));
+        assert_eq!(proc_stat(i32::MAX), None);
+    }
+
+    #[test]
+    fn write_atomic_replaces_and_sets_the_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("f");
+        write_atomic(&p, b"one", 0o600).unwrap();
+        // A stale temp of a writer that had our pid, with another mode.
+        let stale = t.path().join(format!(".f.{}", std::process::id()));
+        std::fs::write(&stale, "junk").unwrap();
+        std::fs::set_permissions(&stale, std::fs::Permissions::from_mode(0o666)).unwrap();
+        write_atomic(&p, b"two", 0o600).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(!stale.exists());
+        let e = write_atomic(&t.path().join("no/such/f"), b"x", 0o600)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("write ") && e.ends_with("no/such/f"), "{e}");
+    }
+
+    #[test]
+    fn write_no_leftover_creates_replaces_and_sweeps_dead_temps() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("pid");
+        write_no_leftover(&p, b"1", 0o644).unwrap();
+        write_no_leftover(&p, b"22", 0o644).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"22");
+        // A dead writer's temp (nobody holds its lock) is removed; a file
+        // that only looks similar is not.
+        std::fs::write(t.path().join(".pid.12345"), "x").unwrap();
+        std::fs::write(t.path().join(".pid.12a"), "x").unwrap();
+        sweep_dead_temps(t.path(), "pid");
+        assert!(!t.path().join(".pid.12345").exists());
+        assert!(t.path().join(".pid.12a").exists());
+        let mut names: Vec<_> = std::fs::read_dir(t.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".pid.12a", "pid"]);
+    }
+}

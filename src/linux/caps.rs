@@ -108,3 +108,43 @@ pub fn apply(s: &Sets) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caps(v: serde_json::Value) -> Result<Sets> {
+        let c: LinuxCapabilities = serde_json::from_value(v)?;
+        parse(&c)
+    }
+
+    #[test]
+    fn names_map_to_the_kernels_capabilities() {
+        let s = caps(serde_json::json!({
+            "bounding": ["CAP_CHOWN", "CAP_NET_BIND_SERVICE", "CAP_CHOWN"],
+            "effective": ["CAP_SYS_ADMIN"],
+            "ambient": ["CAP_BPF", "CAP_CHECKPOINT_RESTORE"]}))
+        .unwrap();
+        assert_eq!(s.bounding.len(), 2, "duplicates collapse");
+        assert!(s.bounding.contains(&Capability::CAP_NET_BIND_SERVICE));
+        assert!(s.effective.contains(&Capability::CAP_SYS_ADMIN));
+        assert!(s.ambient.contains(&Capability::CAP_CHECKPOINT_RESTORE));
+        // Absent sets are empty.
+        assert!(s.permitted.is_empty() && s.inheritable.is_empty());
+    }
+
+    #[test]
+    fn unknown_names_are_refused() {
+        // oci-spec refuses them when the config is parsed.
+        assert!(caps(serde_json::json!({"bounding": ["CAP_FLY"]})).is_err());
+        assert!(caps(serde_json::json!({"bounding": ["CAP_"]})).is_err());
+    }
+
+    #[test]
+    fn masks_are_one_bit_per_capability() {
+        let s = caps(serde_json::json!({"bounding": ["CAP_CHOWN", "CAP_KILL", "CAP_SYS_ADMIN"]}))
+            .unwrap();
+        assert_eq!(mask(&s.bounding), 1 | (1 << 5) | (1 << 21));
+        assert_eq!(mask(&Sets::none().bounding), 0);
+    }
+}

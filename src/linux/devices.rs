@@ -62,7 +62,9 @@ pub fn validate(devs: &[LinuxDevice]) -> Result<()> {
                 d.path().display()
             );
         }
-        if !d.path().starts_with("/dev/") {
+        // Path::starts_with compares components: "/dev" itself (or
+        // "/dev/.") would pass it, and name no node under /dev.
+        if !d.path().starts_with("/dev/") || d.path().components().count() < 3 {
             bail!("linux.devices: {} must be under /dev", d.path().display());
         }
         if d.typ() == LinuxDeviceType::A {
@@ -213,4 +215,73 @@ pub fn symlinks(root: BorrowedFd, has_devpts: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dev(v: serde_json::Value) -> LinuxDevice {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn err(v: serde_json::Value) -> String {
+        validate(&[dev(v)]).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn devices_must_be_under_dev_without_dotdot() {
+        validate(&[
+            dev(serde_json::json!({"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229})),
+            dev(serde_json::json!({"path": "/dev/sda", "type": "b", "major": 8, "minor": 0})),
+            dev(
+                serde_json::json!({"path": "/dev/net/tun", "type": "c", "major": 10, "minor": 200}),
+            ),
+            dev(serde_json::json!({"path": "/dev/fifo", "type": "p"})),
+        ])
+        .unwrap();
+        assert_eq!(
+            err(serde_json::json!({"path": "/dev/../etc/x", "type": "c", "major": 1, "minor": 3})),
+            "linux.devices: /dev/../etc/x: '..' is not allowed in a device path"
+        );
+        assert_eq!(
+            err(serde_json::json!({"path": "/etc/null", "type": "c", "major": 1, "minor": 3})),
+            "linux.devices: /etc/null must be under /dev"
+        );
+        // "/dev" itself and "/devices/x" are not under /dev/.
+        for p in ["/dev", "/dev/", "/dev/."] {
+            assert!(
+                err(serde_json::json!({"path": p, "type": "c", "major": 1, "minor": 3}))
+                    .contains("must be under /dev"),
+                "{p}"
+            );
+        }
+        assert!(err(
+            serde_json::json!({"path": "/devx/null", "type": "c", "major": 1, "minor": 3})
+        )
+        .contains("must be under /dev"));
+    }
+
+    #[test]
+    fn type_a_is_for_cgroup_rules_only() {
+        assert!(err(serde_json::json!({"path": "/dev/all", "type": "a"}))
+            .contains("type 'a' is only valid in resources.devices"));
+    }
+
+    #[test]
+    fn the_default_devices_are_runcs() {
+        let names: Vec<(&str, u64, u64)> =
+            DEFAULT.iter().map(|d| (d.path, d.major, d.minor)).collect();
+        assert_eq!(
+            names,
+            [
+                ("/dev/null", 1, 3),
+                ("/dev/zero", 1, 5),
+                ("/dev/full", 1, 7),
+                ("/dev/random", 1, 8),
+                ("/dev/urandom", 1, 9),
+                ("/dev/tty", 5, 0),
+            ]
+        );
+    }
 }

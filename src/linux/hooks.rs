@@ -418,4 +418,38 @@ mod tests {
         let e = run_one(&sh("exit 0", Some(0)), "{}", None).unwrap_err();
         assert_eq!(format!("{e:#}"), "timeout must be positive, got 0");
     }
+
+    #[test]
+    fn state_json_has_only_the_hook_fields() {
+        let mut ann = std::collections::HashMap::new();
+        let v: serde_json::Value = serde_json::from_str(&state_json(
+            "c1",
+            "created",
+            42,
+            std::path::Path::new("/b"),
+            &ann,
+        ))
+        .unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"ociVersion": "1.2.0", "id": "c1", "pid": 42, "status": "created", "bundle": "/b"})
+        );
+        ann.insert("org.x".to_string(), "1".to_string());
+        let v: serde_json::Value = serde_json::from_str(&state_json(
+            "c1",
+            "stopped",
+            0,
+            std::path::Path::new("/b"),
+            &ann,
+        ))
+        .unwrap();
+        assert_eq!(v["annotations"], serde_json::json!({"org.x": "1"}));
+        assert_eq!(v["pid"], 0);
+    }
+
+    #[test]
+    fn describe_names_kind_index_and_path() {
+        let h = sh("exit 0", None);
+        assert_eq!(describe("poststop", 2, &h), "poststop hook #2 (/bin/sh)");
+    }
 }

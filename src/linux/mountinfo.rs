@@ -89,4 +89,48 @@ mod tests {
         assert!(m.optional.is_empty() && !m.is_shared());
         assert!(parse_line("garbage").is_none());
     }
+
+    #[test]
+    fn octal_escapes() {
+        assert_eq!(
+            unescape("/a\\011b\\012c\\134d"),
+            PathBuf::from("/a\tb\nc\\d")
+        );
+        // Not an escape: kept as is.
+        assert_eq!(unescape("/x\\09"), PathBuf::from("/x\\09"));
+        assert_eq!(unescape("/x\\0"), PathBuf::from("/x\\0"));
+        assert_eq!(unescape("/end\\"), PathBuf::from("/end\\"));
+        // A byte that is not UTF-8 survives.
+        use std::os::unix::ffi::OsStrExt;
+        assert_eq!(unescape("/\\377").as_os_str().as_bytes(), b"/\xff");
+    }
+
+    #[test]
+    fn optional_fields_and_separator() {
+        let m = parse_line(
+            "40 1 0:5 / /m rw shared:3 master:2 propagate_from:1 unbindable - tmpfs t rw",
+        )
+        .unwrap();
+        assert_eq!(m.optional.len(), 4);
+        assert!(m.is_shared() && m.is_unbindable());
+        // Paths with dashes are not the separator, a field that is "-".
+        let m = parse_line("41 1 0:5 /- /- rw - tmpfs t rw").unwrap();
+        assert_eq!(
+            (m.root, m.mount_point),
+            (PathBuf::from("/-"), PathBuf::from("/-"))
+        );
+        // Too few fields before or after the separator.
+        assert!(parse_line("1 2 3 4 5 - x").is_none());
+        assert!(parse_line("1 2 0:1 / /m rw -").is_none());
+        assert!(parse_line("").is_none());
+    }
+
+    #[test]
+    fn reads_this_threads_mounts() {
+        let all = read().unwrap();
+        assert!(all
+            .iter()
+            .any(|m| m.mount_point == std::path::Path::new("/")));
+        assert!(all.iter().any(|m| m.fstype == "proc"));
+    }
 }

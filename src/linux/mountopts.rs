@@ -253,4 +253,122 @@ mod tests {
         let o = p(&["ro", "rw"]);
         assert!(!o.flags.contains(MsFlags::MS_RDONLY) && o.cleared.contains(MsFlags::MS_RDONLY));
     }
+
+    #[test]
+    fn every_known_word_is_an_option_not_data() {
+        for w in KNOWN {
+            let o = p(&[w]);
+            assert!(o.data.is_empty(), "{w} went to the data string");
+        }
+        let mut sorted = KNOWN.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(
+            sorted, KNOWN,
+            "KNOWN is sorted and unique (features lists it)"
+        );
+    }
+
+    #[test]
+    fn flag_table_set_and_clear_pairs() {
+        for (on, off, flag) in [
+            ("ro", "rw", MsFlags::MS_RDONLY),
+            ("nosuid", "suid", MsFlags::MS_NOSUID),
+            ("nodev", "dev", MsFlags::MS_NODEV),
+            ("noexec", "exec", MsFlags::MS_NOEXEC),
+            ("sync", "async", MsFlags::MS_SYNCHRONOUS),
+            ("mand", "nomand", MsFlags::MS_MANDLOCK),
+            ("noatime", "atime", MsFlags::MS_NOATIME),
+            ("nodiratime", "diratime", MsFlags::MS_NODIRATIME),
+            ("relatime", "norelatime", MsFlags::MS_RELATIME),
+            ("strictatime", "nostrictatime", MsFlags::MS_STRICTATIME),
+            ("lazytime", "nolazytime", MsFlags::MS_LAZYTIME),
+            ("silent", "loud", MsFlags::MS_SILENT),
+        ] {
+            let o = p(&[on]);
+            assert!(o.flags.contains(flag) && !o.cleared.contains(flag), "{on}");
+            // The last word wins, and a cleared flag is remembered.
+            let o = p(&[on, off]);
+            assert!(
+                !o.flags.contains(flag) && o.cleared.contains(flag),
+                "{on},{off}"
+            );
+            let o = p(&[off, on]);
+            assert!(
+                o.flags.contains(flag) && !o.cleared.contains(flag),
+                "{off},{on}"
+            );
+        }
+        // nosymfollow is MS_NOSYMFOLLOW (256), which nix does not name.
+        assert_eq!(p(&["nosymfollow"]).flags.bits(), 256);
+        assert_eq!(p(&["symfollow"]).cleared.bits(), 256);
+        assert!(p(&["remount", "dirsync"])
+            .flags
+            .contains(MsFlags::MS_REMOUNT | MsFlags::MS_DIRSYNC));
+        assert!(p(&["defaults"]).flags.is_empty());
+    }
+
+    #[test]
+    fn propagation_in_order() {
+        let o = p(&[
+            "shared",
+            "rslave",
+            "unbindable",
+            "rprivate",
+            "runbindable",
+            "private",
+            "slave",
+            "rshared",
+        ]);
+        assert_eq!(
+            o.propagation,
+            vec![
+                MsFlags::MS_SHARED,
+                MsFlags::MS_SLAVE | MsFlags::MS_REC,
+                MsFlags::MS_UNBINDABLE,
+                MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+                MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
+                MsFlags::MS_PRIVATE,
+                MsFlags::MS_SLAVE,
+                MsFlags::MS_SHARED | MsFlags::MS_REC,
+            ]
+        );
+        // Propagation never reaches the mount(2) flags.
+        assert!(o.flags.is_empty());
+    }
+
+    #[test]
+    fn recursive_attributes() {
+        let o = p(&["rro", "rrw"]);
+        assert_eq!((o.rec_set, o.rec_clr), (0, sys::MOUNT_ATTR_RDONLY));
+        let o = p(&["rnoexec", "rnodev", "rnosymfollow"]);
+        assert_eq!(
+            o.rec_set,
+            sys::MOUNT_ATTR_NOEXEC | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOSYMFOLLOW
+        );
+        // The atime attributes are one field: setting one clears the field.
+        let o = p(&["rnoatime"]);
+        assert_eq!(o.rec_set, sys::MOUNT_ATTR_NOATIME);
+        assert_eq!(o.rec_clr & sys::MOUNT_ATTR__ATIME, sys::MOUNT_ATTR__ATIME);
+        let o = p(&["rrelatime"]);
+        assert_eq!(o.rec_set, sys::MOUNT_ATTR_RELATIME);
+        assert_eq!(o.rec_clr & sys::MOUNT_ATTR__ATIME, sys::MOUNT_ATTR__ATIME);
+        // Not mount(2) flags.
+        assert!(p(&["rro"]).flags.is_empty());
+        // "r" alone and unknown r-words are data, as the kernel would see them.
+        assert_eq!(p(&["r", "rfoo"]).data, "r,rfoo");
+    }
+
+    #[test]
+    fn idmap_tmpcopyup_and_unknown_options() {
+        let o = p(&["idmap"]);
+        assert!(o.idmap && !o.ridmap);
+        let o = p(&["ridmap"]);
+        assert!(o.idmap && o.ridmap);
+        assert!(p(&["tmpcopyup"]).tmpcopyup);
+        // Unknown words and key=value go to the data string; empty words vanish.
+        let o = p(&["", "uid=1000", "x-gvfs-show", "", "context=\"a,b\""]);
+        assert_eq!(o.data, "uid=1000,x-gvfs-show,context=\"a,b\"");
+        assert!(!p(&[]).is_bind());
+    }
 }

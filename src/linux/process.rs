@@ -347,4 +347,90 @@ mod tests {
         assert_eq!(unique_gids(&[5, 5, 1000, 5, 2]), vec![5, 1000, 2]);
         assert_eq!(unique_gids(&[]), Vec::<u32>::new());
     }
+
+    fn process(v: serde_json::Value) -> Process {
+        let mut base =
+            serde_json::json!({"cwd": "/", "user": {"uid": 0, "gid": 0}, "args": ["sh"]});
+        base.as_object_mut()
+            .unwrap()
+            .extend(v.as_object().unwrap().clone());
+        serde_json::from_value(base).unwrap()
+    }
+
+    #[test]
+    fn every_rlimit_name_maps_to_the_kernels() {
+        let names = [
+            ("RLIMIT_AS", libc::RLIMIT_AS),
+            ("RLIMIT_CORE", libc::RLIMIT_CORE),
+            ("RLIMIT_CPU", libc::RLIMIT_CPU),
+            ("RLIMIT_DATA", libc::RLIMIT_DATA),
+            ("RLIMIT_FSIZE", libc::RLIMIT_FSIZE),
+            ("RLIMIT_LOCKS", libc::RLIMIT_LOCKS),
+            ("RLIMIT_MEMLOCK", libc::RLIMIT_MEMLOCK),
+            ("RLIMIT_MSGQUEUE", libc::RLIMIT_MSGQUEUE),
+            ("RLIMIT_NICE", libc::RLIMIT_NICE),
+            ("RLIMIT_NOFILE", libc::RLIMIT_NOFILE),
+            ("RLIMIT_NPROC", libc::RLIMIT_NPROC),
+            ("RLIMIT_RSS", libc::RLIMIT_RSS),
+            ("RLIMIT_RTPRIO", libc::RLIMIT_RTPRIO),
+            ("RLIMIT_RTTIME", libc::RLIMIT_RTTIME),
+            ("RLIMIT_SIGPENDING", libc::RLIMIT_SIGPENDING),
+            ("RLIMIT_STACK", libc::RLIMIT_STACK),
+        ];
+        for (name, res) in names {
+            let l: PosixRlimit =
+                serde_json::from_value(serde_json::json!({"type": name, "soft": 1, "hard": 2}))
+                    .unwrap();
+            assert_eq!(rlimit_resource(&l).unwrap(), res, "{name}");
+        }
+        // The 16 resources are all distinct kernel numbers 0..16.
+        let mut all: Vec<u64> = names.iter().map(|(_, r)| *r as u64).collect();
+        all.sort();
+        assert_eq!(all, (0..16).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn unknown_rlimits_and_capabilities_fail_validation() {
+        // oci-spec refuses names it does not know when parsing.
+        let r: Result<PosixRlimit, _> = serde_json::from_value(
+            serde_json::json!({"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}),
+        );
+        assert!(r.is_err());
+        let p = process(
+            serde_json::json!({"rlimits": [{"type": "RLIMIT_NOFILE", "soft": 1024, "hard": 4096}],
+            "capabilities": {"bounding": ["CAP_CHOWN", "CAP_SYS_ADMIN"]}}),
+        );
+        validate(&p).unwrap();
+        let p =
+            process(serde_json::json!({"ioPriority": {"class": "IOPRIO_CLASS_BE", "priority": 8}}));
+        assert!(validate(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("ioPriority.priority 8"));
+    }
+
+    #[test]
+    fn errno_words_are_gos() {
+        assert_eq!(
+            errno_words(nix::errno::Errno::ENOENT),
+            "no such file or directory"
+        );
+        assert_eq!(errno_words(nix::errno::Errno::EACCES), "permission denied");
+        assert_eq!(errno_words(nix::errno::Errno::ENOTDIR), "not a directory");
+    }
+
+    #[test]
+    fn lookup_with_a_slash_is_not_searched() {
+        // A relative path with a slash is taken as it is, as Go's LookPath.
+        let e = format!(
+            "{:#}",
+            lookup("./no-such-tool", "/bin:/usr/bin").unwrap_err()
+        );
+        assert!(
+            e.starts_with("exec: \"./no-such-tool\": stat ./no-such-tool"),
+            "{e}"
+        );
+        // Empty PATH entries are skipped, the next one is searched.
+        assert_eq!(lookup("sh", "::/bin").unwrap(), "/bin/sh");
+    }
 }

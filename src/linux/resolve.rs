@@ -344,4 +344,82 @@ mod tests {
         let e = open_or_create(s.1.as_fd(), Path::new("/l1/x"), Kind::Dir).unwrap_err();
         assert!(format!("{e:#}").contains("ELOOP"), "{e:#}");
     }
+
+    #[test]
+    fn clean_more_cases() {
+        assert_eq!(clean(Path::new("")), Path::new("/"));
+        assert_eq!(clean(Path::new(".")), Path::new("/"));
+        assert_eq!(clean(Path::new("a/b/../../..")), Path::new("/"));
+        assert_eq!(clean(Path::new("//dev//pts/")), Path::new("/dev/pts"));
+        assert_eq!(clean(Path::new("/a/./b/./../c")), Path::new("/a/c"));
+    }
+
+    #[test]
+    fn components_keep_dotdot_and_drop_root_and_dot() {
+        let c: Vec<&OsStr> = components(Path::new("/a/./../b/")).collect();
+        assert_eq!(c, [OsStr::new("a"), OsStr::new(".."), OsStr::new("b")]);
+        assert_eq!(components(Path::new("/")).count(), 0);
+    }
+
+    #[test]
+    fn open_or_create_makes_files_and_directories_and_reuses_existing() {
+        let s = Scratch::new("create");
+        let f = open_or_create(s.1.as_fd(), Path::new("a/b/file"), Kind::File).unwrap();
+        assert!(s.0.join("a/b/file").is_file() && !is_dir(&f));
+        let d = open_or_create(s.1.as_fd(), Path::new("/a/b/dir"), Kind::Dir).unwrap();
+        assert!(is_dir(&d));
+        // Existing: opened, whatever kind was asked.
+        let again = open_or_create(s.1.as_fd(), Path::new("/a/b/file"), Kind::Dir).unwrap();
+        assert!(!is_dir(&again));
+        assert_eq!(
+            container_path(s.1.as_fd(), again.as_fd()).unwrap(),
+            Path::new("/a/b/file")
+        );
+        // The root itself.
+        let r = open(s.1.as_fd(), Path::new("/"), OFlag::O_PATH).unwrap();
+        assert_eq!(
+            container_path(s.1.as_fd(), r.as_fd()).unwrap(),
+            Path::new("/")
+        );
+    }
+
+    #[test]
+    fn a_file_in_the_way_of_a_directory_fails() {
+        let s = Scratch::new("file-in-way");
+        std::fs::write(s.0.join("f"), "x").unwrap();
+        let e = format!(
+            "{:#}",
+            open_or_create(s.1.as_fd(), Path::new("/f/sub"), Kind::Dir).unwrap_err()
+        );
+        assert!(e.contains("/f"), "{e}");
+        let e = format!(
+            "{:#}",
+            open_dir_no_symlinks(s.1.as_fd(), Path::new("/f")).unwrap_err()
+        );
+        assert!(e.contains("/f in the rootfs is not a directory"), "{e}");
+    }
+
+    #[test]
+    fn relative_symlinks_climbing_out_stay_inside() {
+        let s = Scratch::new("climb");
+        std::fs::create_dir_all(s.0.join("d")).unwrap();
+        symlink("../../../../etc", s.0.join("d/up")).unwrap();
+        let fd = open_or_create(s.1.as_fd(), Path::new("/d/up/passwd-made"), Kind::File).unwrap();
+        assert!(s.0.join("etc/passwd-made").is_file());
+        assert_eq!(
+            container_path(s.1.as_fd(), fd.as_fd()).unwrap(),
+            Path::new("/etc/passwd-made")
+        );
+        assert!(!Path::new("/etc/passwd-made").exists());
+    }
+
+    #[test]
+    fn container_path_of_an_fd_outside_the_root_fails() {
+        let s = Scratch::new("outside");
+        let other = nix::fcntl::open("/", OFlag::O_PATH, Mode::empty()).unwrap();
+        let e = container_path(s.1.as_fd(), other.as_fd())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is outside the rootfs"), "{e}");
+    }
 }

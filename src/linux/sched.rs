@@ -163,4 +163,112 @@ mod tests {
         assert!(super::cpu_list("3-1").is_err());
         assert!(super::cpu_list("x").is_err());
     }
+
+    use super::*;
+
+    fn process(v: serde_json::Value) -> Process {
+        let mut base =
+            serde_json::json!({"cwd": "/", "user": {"uid": 0, "gid": 0}, "args": ["sh"]});
+        base.as_object_mut()
+            .unwrap()
+            .extend(v.as_object().unwrap().clone());
+        serde_json::from_value(base).unwrap()
+    }
+
+    fn err(v: serde_json::Value) -> String {
+        format!("{:#}", validate(&process(v)).unwrap_err())
+    }
+
+    #[test]
+    fn cpu_list_edges() {
+        assert_eq!(cpu_list(" 1 , 3-4 ,").unwrap(), vec![1, 3, 4]);
+        assert_eq!(cpu_list("7-7").unwrap(), vec![7]);
+        assert!(cpu_list("")
+            .unwrap_err()
+            .to_string()
+            .contains("empty cpu list"));
+        assert!(cpu_list(",,").is_err());
+        assert!(cpu_list("1-").is_err());
+        assert!(cpu_list("-1").is_err());
+        let max = libc::CPU_SETSIZE as usize;
+        assert!(cpu_list(&format!("{}", max - 1)).is_ok());
+        assert!(cpu_list(&format!("{max}")).is_err(), "beyond CPU_SETSIZE");
+    }
+
+    #[test]
+    fn io_priority_range() {
+        for p in [0, 7] {
+            validate(&process(
+                serde_json::json!({"ioPriority": {"class": "IOPRIO_CLASS_RT", "priority": p}}),
+            ))
+            .unwrap();
+        }
+        assert!(err(
+            serde_json::json!({"ioPriority": {"class": "IOPRIO_CLASS_IDLE", "priority": -1}})
+        )
+        .contains("must be between 0 and 7"));
+    }
+
+    #[test]
+    fn scheduler_nice_and_priority_rules() {
+        validate(&process(
+            serde_json::json!({"scheduler": {"policy": "SCHED_FIFO", "priority": 99}}),
+        ))
+        .unwrap();
+        validate(&process(
+            serde_json::json!({"scheduler": {"policy": "SCHED_OTHER", "nice": -20}}),
+        ))
+        .unwrap();
+        assert!(
+            err(serde_json::json!({"scheduler": {"policy": "SCHED_RR", "priority": 0}}))
+                .contains("must be between 1 and 99 for SCHED_RR")
+        );
+        assert!(
+            err(serde_json::json!({"scheduler": {"policy": "SCHED_BATCH", "priority": 5}}))
+                .contains("priority must be 0 for SCHED_BATCH")
+        );
+        assert!(
+            err(serde_json::json!({"scheduler": {"policy": "SCHED_OTHER", "nice": 20}}))
+                .contains("nice 20 must be between -20 and 19")
+        );
+    }
+
+    #[test]
+    fn sched_attr_fields() {
+        let s: Scheduler = serde_json::from_value(serde_json::json!({"policy": "SCHED_DEADLINE",
+            "runtime": 10, "deadline": 20, "period": 30,
+            // oci-spec 0.8's spelling of the spec's SCHED_FLAG_RESET_ON_FORK.
+            "flags": ["SCHED_RESET_ON_FORK", "SCHED_FLAG_UTIL_CLAMP_MAX"]}))
+        .unwrap();
+        let a = sched_attr(&s).unwrap();
+        assert_eq!(a.size, 48, "SCHED_ATTR_SIZE_VER0");
+        assert_eq!(a.sched_policy, 6);
+        assert_eq!(a.sched_flags, 0x41);
+        assert_eq!(
+            (a.sched_runtime, a.sched_deadline, a.sched_period),
+            (10, 20, 30)
+        );
+    }
+
+    #[test]
+    fn exec_cpu_affinity_names_the_field() {
+        let e = err(serde_json::json!({"execCPUAffinity": {"initial": "0", "final": "9-2"}}));
+        assert!(
+            e.starts_with("process.execCPUAffinity.final: invalid cpu list"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn personality_flags_are_refused() {
+        let p: LinuxPersonality =
+            serde_json::from_value(serde_json::json!({"domain": "LINUX32"})).unwrap();
+        validate_personality(&p).unwrap();
+        let p: LinuxPersonality =
+            serde_json::from_value(serde_json::json!({"domain": "LINUX", "flags": ["x"]})).unwrap();
+        assert!(validate_personality(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("flags are not supported"));
+    }
 }

@@ -180,4 +180,83 @@ mod tests {
         assert!(f.hosts.contains("10.88.0.2\tweb\n"));
         assert_eq!(f.resolv, "nameserver 192.0.2.53\n");
     }
+
+    #[test]
+    fn resolv_keeps_search_domain_options_and_drops_junk() {
+        let host = "nameserver\nnameserver not-an-ip\nnameserver 2001:db8::1\ndomain corp\n  options ndots:2  \nsortlist 10.0.0.0\n";
+        assert_eq!(
+            resolv_from_host(host),
+            "nameserver 2001:db8::1\ndomain corp\noptions ndots:2\n"
+        );
+        assert!(resolv_from_host("").starts_with("# husk: the host has no non-loopback nameserver"));
+    }
+
+    #[test]
+    fn hosts_file_lines() {
+        let f = EtcFiles::new(
+            "c1",
+            "10.88.0.9".parse().unwrap(),
+            &["1.1.1.1".parse().unwrap(), "8.8.8.8".parse().unwrap()],
+        );
+        assert_eq!(
+            f.hosts,
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n10.88.0.9\tc1\n"
+        );
+        assert_eq!(f.resolv, "nameserver 1.1.1.1\nnameserver 8.8.8.8\n");
+    }
+
+    #[test]
+    fn files_go_to_bind_sources_or_the_rootfs() {
+        let t = tempfile::tempdir().unwrap();
+        let b = t.path();
+        std::fs::create_dir_all(b.join("rootfs")).unwrap();
+        std::fs::write(b.join("my-hosts"), "old").unwrap();
+        let config = serde_json::json!({"root": {"path": "rootfs"}, "mounts": [
+            {"destination": "/etc/hosts", "type": "none", "source": "my-hosts", "options": ["rbind", "ro"]},
+            {"destination": "/etc/hostname", "type": "tmpfs", "source": "tmpfs"}]});
+        let f = EtcFiles::new(
+            "h",
+            "10.0.0.2".parse().unwrap(),
+            &["10.0.0.1".parse().unwrap()],
+        );
+        f.write(b, &config).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(b.join("my-hosts")).unwrap(),
+            f.hosts
+        );
+        assert!(!b.join("rootfs/etc/hosts").exists());
+        // Not a bind mount: written into the rootfs (etc/ made as needed).
+        assert_eq!(
+            std::fs::read_to_string(b.join("rootfs/etc/hostname")).unwrap(),
+            "h\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(b.join("rootfs/etc/resolv.conf")).unwrap(),
+            "nameserver 10.0.0.1\n"
+        );
+    }
+
+    #[test]
+    fn symlinks_in_the_rootfs_are_replaced_not_followed() {
+        let t = tempfile::tempdir().unwrap();
+        let b = t.path();
+        let victim = b.join("victim");
+        std::fs::write(&victim, "secret").unwrap();
+        std::fs::create_dir_all(b.join("rootfs/etc")).unwrap();
+        std::os::unix::fs::symlink(&victim, b.join("rootfs/etc/hosts")).unwrap();
+        let f = EtcFiles::new(
+            "h",
+            "10.0.0.2".parse().unwrap(),
+            &["10.0.0.1".parse().unwrap()],
+        );
+        f.write(b, &serde_json::json!({})).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "secret");
+        assert!(!b.join("rootfs/etc/hosts").is_symlink());
+        // etc itself a symlink: refused.
+        let b2 = t.path().join("b2");
+        std::fs::create_dir_all(b2.join("rootfs")).unwrap();
+        std::os::unix::fs::symlink(b, b2.join("rootfs/etc")).unwrap();
+        let e = format!("{:#}", f.write(&b2, &serde_json::json!({})).unwrap_err());
+        assert!(e.contains("must be a directory, not a symlink"), "{e}");
+    }
 }

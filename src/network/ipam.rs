@@ -339,4 +339,165 @@ mod tests {
         // Released (never inserted): the next one is still .3.
         assert_eq!(s.allocate(None).unwrap(), ip("10.1.0.3"));
     }
+
+    #[test]
+    fn subnet_arithmetic() {
+        let n = Subnet::parse("192.168.4.0/22").unwrap();
+        assert_eq!(n.mask(), 0xffff_fc00);
+        assert_eq!(n.network(), ip("192.168.4.0"));
+        assert_eq!(n.broadcast(), ip("192.168.7.255"));
+        assert!(n.contains(ip("192.168.7.1")));
+        assert!(!n.contains(ip("192.168.8.1")));
+        assert!(n.is_host(ip("192.168.4.2")));
+        for not_host in ["192.168.4.0", "192.168.4.1", "192.168.7.255", "10.0.0.1"] {
+            assert!(!n.is_host(ip(not_host)), "{not_host}");
+        }
+        assert_eq!(n.to_string(), "192.168.4.0/22");
+        let e = Subnet::parse("10.0.0.0/7").unwrap_err().to_string();
+        assert!(e.contains("prefix length must be 8 to 30"), "{e}");
+        assert!(Subnet::parse("10.0.0.0/x")
+            .unwrap_err()
+            .to_string()
+            .contains("bad prefix length"));
+        assert!(Subnet::parse("a.b.c.d/8")
+            .unwrap_err()
+            .to_string()
+            .contains("bad IPv4 address"));
+    }
+
+    #[test]
+    fn smallest_subnet_has_one_container_address() {
+        let mut s = Store::new("b", Subnet::parse("10.9.0.0/30").unwrap(), false);
+        assert_eq!(s.gateway, ip("10.9.0.1"));
+        assert_eq!(s.allocate(None).unwrap(), ip("10.9.0.2"));
+        s.containers.insert("a".into(), alloc("10.9.0.2"));
+        let e = s.allocate(None).unwrap_err().to_string();
+        assert!(e.contains("all 1 container addresses are taken"), "{e}");
+    }
+
+    fn alloc(a: &str) -> Alloc {
+        Alloc {
+            ip: ip(a),
+            veth: "hk0".into(),
+            tag: "t".into(),
+            masquerade: false,
+            publish: vec![],
+        }
+    }
+
+    #[test]
+    fn requested_addresses() {
+        let mut s = Store::new("b", Subnet::parse("10.1.0.0/24").unwrap(), true);
+        assert_eq!(
+            s.allocate(Some(ip("10.1.0.200"))).unwrap(),
+            ip("10.1.0.200")
+        );
+        // The search goes on after the last one handed out.
+        assert_eq!(s.allocate(None).unwrap(), ip("10.1.0.201"));
+        s.containers.insert("web".into(), alloc("10.1.0.7"));
+        let e = s.allocate(Some(ip("10.1.0.7"))).unwrap_err().to_string();
+        assert!(
+            e.contains("already taken by container web on bridge b"),
+            "{e}"
+        );
+        for bad in ["10.1.0.0", "10.1.0.1", "10.1.0.255", "10.2.0.5"] {
+            let e = s.allocate(Some(ip(bad))).unwrap_err().to_string();
+            assert!(
+                e.contains("not a usable host address of 10.1.0.0/24"),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn allocation_wraps_after_the_last_address() {
+        let mut s = Store::new("b", Subnet::parse("10.1.0.0/29").unwrap(), true);
+        s.last = Some(ip("10.1.0.6"));
+        assert_eq!(s.allocate(None).unwrap(), ip("10.1.0.2"));
+        // A `last` outside the subnet (edited store) starts from the beginning.
+        s.last = Some(ip("192.0.2.1"));
+        assert_eq!(s.allocate(None).unwrap(), ip("10.1.0.2"));
+        // A broken subnet in the store names the bridge.
+        s.subnet = "garbage".into();
+        assert!(s
+            .allocate(None)
+            .unwrap_err()
+            .to_string()
+            .contains("store of bridge b"));
+    }
+
+    #[test]
+    fn store_save_load_list_and_remove_under_the_lock() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("net");
+        let lock = Lock::acquire(&dir).unwrap();
+        assert!(lock.load("husk0").unwrap().is_none());
+        let mut s = Store::new("husk0", Subnet::parse("10.88.0.0/16").unwrap(), true);
+        let a = s.allocate(None).unwrap();
+        s.containers.insert(
+            "c1".into(),
+            Alloc {
+                publish: vec!["8080:80/tcp".into()],
+                ..alloc(&a.to_string())
+            },
+        );
+        lock.save(&s).unwrap();
+        lock.save(&Store::new(
+            "aaa",
+            Subnet::parse("10.89.0.0/16").unwrap(),
+            false,
+        ))
+        .unwrap();
+        // Temp files and other names are not stores.
+        std::fs::write(dir.join(".x.json"), "junk").unwrap();
+        std::fs::write(dir.join("notes.txt"), "junk").unwrap();
+        let back = lock.load("husk0").unwrap().unwrap();
+        assert_eq!(back.containers["c1"].ip, ip("10.88.0.2"));
+        assert_eq!(back.last, Some(ip("10.88.0.2")));
+        assert_eq!(back.containers["c1"].publish, ["8080:80/tcp"]);
+        let all: Vec<String> = lock
+            .load_all()
+            .unwrap()
+            .into_iter()
+            .map(|s| s.bridge)
+            .collect();
+        assert_eq!(all, ["aaa", "husk0"]);
+        lock.remove("aaa").unwrap();
+        lock.remove("aaa").unwrap(); // already gone: fine
+        assert_eq!(lock.load_all().unwrap().len(), 1);
+        std::fs::write(lock.path("bad"), "{").unwrap();
+        let e = lock.load("bad").unwrap_err().to_string();
+        assert!(e.starts_with("parse ") && e.ends_with("bad.json"), "{e}");
+    }
+
+    #[test]
+    fn an_older_store_without_the_newer_fields_loads() {
+        let old = r#"{"bridge":"husk0","subnet":"10.88.0.0/16","gateway":"10.88.0.1",
+            "created_bridge":true,"containers":{"c":{"ip":"10.88.0.9","veth":"hk1","tag":"t"}}}"#;
+        let s: Store = serde_json::from_str(old).unwrap();
+        assert!(!s.localnet && !s.enabled_ip_forward && s.last.is_none());
+        assert!(!s.containers["c"].masquerade && s.containers["c"].publish.is_empty());
+        // An empty publish list is not written.
+        let v = serde_json::to_value(&s.containers["c"]).unwrap();
+        assert!(v.get("publish").is_none());
+    }
+
+    #[test]
+    fn the_lock_excludes_another_holder() {
+        let t = tempfile::tempdir().unwrap();
+        let lock = Lock::acquire(t.path()).unwrap();
+        let dir = t.path().to_path_buf();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let h = std::thread::spawn(move || {
+            let _second = Lock::acquire(&dir).unwrap();
+            tx.send(()).unwrap();
+        });
+        // flock locks belong to the open file: the second open waits.
+        assert!(rx
+            .recv_timeout(std::time::Duration::from_millis(200))
+            .is_err());
+        drop(lock);
+        rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+        h.join().unwrap();
+    }
 }

@@ -270,4 +270,30 @@ mod tests {
         assert_ne!(veth_name("a", "b"), veth_name("a", "c"));
         assert_eq!(attach::bridge_mac("x")[0] & 0x03, 0x02);
     }
+
+    #[test]
+    fn bridge_name_charset() {
+        for ok in ["br_0", "a.b", "x-y", "0"] {
+            assert!(validate_bridge_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [".", "..", "br:0", "brü", "br\t", "a,b"] {
+            let e = validate_bridge_name(bad).unwrap_err().to_string();
+            assert!(e.contains("use only letters"), "{bad}: {e}");
+        }
+        // 15 bytes, not characters: a multibyte name over the limit.
+        assert!(validate_bridge_name(&"é".repeat(8))
+            .unwrap_err()
+            .to_string()
+            .contains("it is 16"));
+    }
+
+    #[test]
+    fn short_hash_is_sha256_prefix() {
+        // sha256("abc") = ba7816bf8f01cfea...
+        assert_eq!(short_hash("abc"), "ba7816bf8f01cfea");
+        assert_eq!(short_hash("").len(), 16);
+        // The veth name separates bridge and id, so "a"+"bc" != "ab"+"c".
+        assert_ne!(veth_name("a", "bc"), veth_name("ab", "c"));
+        assert!(veth_name("husk0", "c").starts_with("hk"));
+    }
 }

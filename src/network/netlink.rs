@@ -471,4 +471,106 @@ mod tests {
         assert_eq!(inner, vec![(IFLA_INFO_KIND, &b"veth\0"[..])]);
         assert_eq!(m.len() % 4, 0);
     }
+
+    #[test]
+    fn attribute_bytes_are_padded_and_length_prefixed() {
+        let mut m = Vec::new();
+        attr(&mut m, IFLA_MASTER, &7u32.to_ne_bytes());
+        assert_eq!(m.len(), 8);
+        assert_eq!(u16::from_ne_bytes([m[0], m[1]]), 8);
+        assert_eq!(u16::from_ne_bytes([m[2], m[3]]), IFLA_MASTER);
+        // "eth0\0" is 5 bytes: length 9, padded to 12.
+        let mut m = Vec::new();
+        attr_str(&mut m, IFLA_IFNAME, "eth0");
+        assert_eq!(m.len(), 12);
+        assert_eq!(u16::from_ne_bytes([m[0], m[1]]), 9);
+        assert_eq!(&m[4..9], b"eth0\0");
+        assert_eq!(&m[9..], [0, 0, 0]);
+        assert_eq!(
+            (0..9).map(align).collect::<Vec<_>>(),
+            [0, 4, 4, 4, 4, 8, 8, 8, 8]
+        );
+    }
+
+    #[test]
+    fn nested_length_covers_the_payload() {
+        let mut m = vec![0xaa]; // something before: the nest starts at 1
+        m.resize(4, 0);
+        nest(&mut m, IFLA_LINKINFO, |m| {
+            attr_str(m, IFLA_INFO_KIND, "veth");
+            nest(m, IFLA_INFO_DATA, |m| {
+                nest(m, VETH_INFO_PEER, |m| attr_str(m, IFLA_IFNAME, "p"))
+            });
+        });
+        let len = u16::from_ne_bytes([m[4], m[5]]) as usize;
+        assert_eq!(len, m.len() - 4);
+        let (t, v) = attrs(&m[4..]).next().unwrap();
+        assert_eq!(t, IFLA_LINKINFO);
+        let kinds: Vec<u16> = attrs(v).map(|(t, _)| t).collect();
+        assert_eq!(kinds, [IFLA_INFO_KIND, IFLA_INFO_DATA]);
+    }
+
+    #[test]
+    fn attrs_stops_at_truncated_or_bogus_lengths_and_masks_flags() {
+        // Length larger than the buffer.
+        assert_eq!(attrs(&[20, 0, 1, 0, 1, 2]).count(), 0);
+        // Length below the header size.
+        assert_eq!(attrs(&[2, 0, 1, 0]).count(), 0);
+        assert_eq!(attrs(&[1, 2]).count(), 0);
+        // NLA_F_NESTED (0x8000) is not part of the type.
+        let b = [4u16.to_ne_bytes(), (0x8000 | IFLA_LINKINFO).to_ne_bytes()].concat();
+        assert_eq!(attrs(&b).next().unwrap().0, IFLA_LINKINFO);
+        // An unpadded last attribute is still read.
+        let mut b = Vec::new();
+        b.extend_from_slice(&5u16.to_ne_bytes());
+        b.extend_from_slice(&IFLA_IFNAME.to_ne_bytes());
+        b.push(b'x');
+        assert_eq!(attrs(&b).collect::<Vec<_>>(), [(IFLA_IFNAME, &b"x"[..])]);
+    }
+
+    #[test]
+    fn ifinfomsg_and_link_parsing() {
+        let mut m = ifinfomsg(42, IFF_UP, IFF_UP);
+        assert_eq!(m.len(), 16);
+        attr_str(&mut m, IFLA_IFNAME, "husk0");
+        nest(&mut m, IFLA_LINKINFO, |m| {
+            attr_str(m, IFLA_INFO_KIND, "bridge")
+        });
+        let l = parse_link(&m).unwrap();
+        assert_eq!(
+            (l.index, l.name.as_str(), l.kind.as_deref()),
+            (42, "husk0", Some("bridge"))
+        );
+        assert!(parse_link(&m[..15]).is_none());
+        assert_eq!(ipv4(&[10, 88, 0, 1]), Some(Ipv4Addr::new(10, 88, 0, 1)));
+        assert_eq!(ipv4(&[10, 88, 0]), None);
+        assert_eq!(cstr(b"abc\0def"), "abc");
+        assert_eq!(cstr(b"nul-less"), "nul-less");
+    }
+
+    #[test]
+    fn dumps_of_the_hosts_links_routes_and_addresses() {
+        // Reading needs no privilege: the loopback device is always there.
+        let mut nl = Netlink::open().unwrap();
+        let lo = nl.link("lo").unwrap().expect("lo");
+        assert_eq!(lo.index, 1);
+        assert!(nl.links().unwrap().iter().any(|l| l.name == "lo"));
+        assert!(nl.link("no-such-link0").unwrap().is_none());
+        let addrs = nl.addrs().unwrap();
+        assert!(
+            addrs
+                .iter()
+                .any(|a| a.index == 1 && a.ip == Ipv4Addr::LOCALHOST && a.prefix == 8),
+            "{addrs:?}"
+        );
+        nl.routes().unwrap();
+    }
+
+    #[test]
+    fn is_errno_looks_through_the_context_chain() {
+        let e = anyhow::Error::from(std::io::Error::from_raw_os_error(libc::EEXIST))
+            .context("add link");
+        assert!(is_errno(&e, libc::EEXIST));
+        assert!(!is_errno(&e, libc::ENOENT));
+    }
 }

@@ -311,4 +311,163 @@ mod tests {
         // itself is distinct: teardown of a container matches exactly.
         assert_ne!(bridge_tag("b"), container_tag("b", "c1"));
     }
+
+    #[test]
+    fn publish_parse_errors_name_the_input() {
+        let e = |s: &str| Publish::parse(s).unwrap_err().to_string();
+        assert!(e("8080:80/sctp").contains("protocol must be tcp or udp, not \"sctp\""));
+        assert!(e("8080").contains("expected HOSTPORT:CONTAINERPORT"));
+        assert!(e(":80").contains("bad port \"\""));
+        assert!(e("80:-1").contains("bad port \"-1\""));
+        assert!(e("65536:1").contains("(1 to 65535)"));
+        assert_eq!(
+            Publish::parse("65535:1/tcp").unwrap().to_string(),
+            "65535:1/tcp"
+        );
+        assert!(
+            Publish::parse("1:2/TCP").is_err(),
+            "protocol names are lower case"
+        );
+    }
+
+    #[test]
+    fn container_rule_text() {
+        let ip: Ipv4Addr = "10.88.0.2".parse().unwrap();
+        let p = [
+            Publish::parse("8080:80").unwrap(),
+            Publish::parse("53:53/udp").unwrap(),
+        ];
+        let r = container_rules("husk husk0 web", "husk0", ip, true, &p);
+        assert_eq!(
+            r,
+            [
+                "postrouting ip saddr 10.88.0.2 oifname != \"husk0\" masquerade comment \"husk husk0 web\"",
+                "prerouting fib daddr type local tcp dport 8080 dnat to 10.88.0.2:80 comment \"husk husk0 web\"",
+                "output fib daddr type local tcp dport 8080 dnat to 10.88.0.2:80 comment \"husk husk0 web\"",
+                "prerouting fib daddr type local udp dport 53 dnat to 10.88.0.2:53 comment \"husk husk0 web\"",
+                "output fib daddr type local udp dport 53 dnat to 10.88.0.2:53 comment \"husk husk0 web\"",
+            ]
+        );
+        assert!(container_rules("t", "b", ip, false, &[]).is_empty());
+    }
+
+    #[test]
+    fn bridge_rule_text_guards_localhost() {
+        assert_eq!(
+            bridge_rules("husk0"),
+            [
+                "postrouting ip saddr 127.0.0.0/8 oifname \"husk0\" masquerade comment \"husk husk0\"",
+                "guard iifname \"husk0\" ip daddr 127.0.0.0/8 drop comment \"husk husk0\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn long_ids_get_a_unique_tag() {
+        let a = format!("{}a", "x".repeat(200));
+        let b = format!("{}b", "x".repeat(200));
+        assert_ne!(container_tag("husk0", &a), container_tag("husk0", &b));
+        assert!(container_tag("husk0", &a).starts_with(&format!("husk husk0 {}~", "x".repeat(64))));
+        // Exactly at the limit: kept whole.
+        let id = "y".repeat(120 - "husk b ".len());
+        assert_eq!(container_tag("b", &id), format!("husk b {id}"));
+    }
+
+    /// A stand-in for nft: logs its arguments and stdin, and answers the
+    /// list commands with `tables.json` and `table.json` of its directory.
+    fn fake_nft() -> (tempfile::TempDir, Nft) {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().display().to_string();
+        let script = format!(
+            "#!/bin/sh\necho \"ARGS $*\" >> {dir}/log\n\
+             case \"$*\" in\n\
+             '-f -') cat >> {dir}/log ;;\n\
+             '-j list tables ip') cat {dir}/tables.json ;;\n\
+             '-j list table ip husk') cat {dir}/table.json ;;\n\
+             fail*) echo 'Error: no' >&2; exit 1 ;;\n\
+             esac\n"
+        );
+        let bin = d.path().join("nft");
+        std::fs::write(&bin, script).unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(
+            d.path().join("tables.json"),
+            r#"{"nftables":[{"table":{"name":"husk"}}]}"#,
+        )
+        .unwrap();
+        let nft = Nft::find(Some(&bin)).unwrap();
+        (d, nft)
+    }
+
+    fn log(d: &tempfile::TempDir) -> String {
+        std::fs::read_to_string(d.path().join("log")).unwrap_or_default()
+    }
+
+    #[test]
+    fn add_is_one_transaction_with_the_table_and_chains() {
+        let (d, nft) = fake_nft();
+        nft.add(&[]).unwrap();
+        assert_eq!(log(&d), "ARGS --version\n", "nothing to add: nft not run");
+        nft.add(&bridge_rules("b0")).unwrap();
+        let l = log(&d);
+        assert!(l.contains("ARGS -f -\nadd table ip husk\n"), "{l}");
+        assert!(l.contains("add chain ip husk prerouting { type nat hook prerouting priority dstnat; policy accept; }"));
+        assert!(l.contains(
+            "add chain ip husk guard { type filter hook prerouting priority raw; policy accept; }"
+        ));
+        assert!(l.ends_with(
+            "add rule ip husk guard iifname \"b0\" ip daddr 127.0.0.0/8 drop comment \"husk b0\"\n"
+        ));
+    }
+
+    #[test]
+    fn delete_by_comment_or_the_whole_table() {
+        let (d, nft) = fake_nft();
+        std::fs::write(
+            d.path().join("table.json"),
+            r#"{"nftables":[{"metainfo":{}},{"table":{"name":"husk"}},
+              {"rule":{"chain":"prerouting","handle":4,"comment":"husk b0 c1"}},
+              {"rule":{"chain":"output","handle":5,"comment":"husk b0 c1"}},
+              {"rule":{"chain":"guard","handle":9,"comment":"husk b0"}}]}"#,
+        )
+        .unwrap();
+        assert!(nft.has(|c| c == "husk b0").unwrap());
+        assert!(!nft.has(|c| c == "husk b1").unwrap());
+        nft.delete(|c| c == "husk b0 c1").unwrap();
+        let l = log(&d);
+        assert!(
+            l.contains(
+                "delete rule ip husk prerouting handle 4\ndelete rule ip husk output handle 5\n"
+            ),
+            "{l}"
+        );
+        assert!(!l.contains("delete table"));
+        // Nothing would be left: the table goes instead.
+        nft.delete(|c| c.starts_with("husk b0")).unwrap();
+        assert!(log(&d).ends_with("ARGS -f -\ndelete table ip husk\n"));
+        // No table at all: nothing listed, nothing deleted.
+        std::fs::write(d.path().join("tables.json"), r#"{"nftables":[]}"#).unwrap();
+        let before = log(&d);
+        nft.delete(|_| true).unwrap();
+        assert_eq!(
+            log(&d).matches("-f -").count(),
+            before.matches("-f -").count()
+        );
+    }
+
+    #[test]
+    fn nft_failures_name_the_command_and_its_stderr() {
+        let (d, nft) = fake_nft();
+        let e = format!("{:#}", nft.output(&["fail", "now"], None).unwrap_err());
+        assert!(
+            e.contains("/nft fail now: exit status: 1: Error: no"),
+            "{e}"
+        );
+        let e = Nft::find(Some(&d.path().join("missing")))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("(--nft)"), "{e}");
+    }
 }

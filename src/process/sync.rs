@@ -131,3 +131,96 @@ pub fn send_seccomp_fd(sock: &OwnedFd, listener: &OwnedFd) -> Result<()> {
     nix::unistd::write(sock, &buf).context("send the seccomp listener fd to the parent")?;
     expect(sock, Msg::SeccompFdDone)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(fd: &OwnedFd, bytes: &[u8]) {
+        send(fd.as_raw_fd(), bytes, MsgFlags::MSG_NOSIGNAL).unwrap();
+    }
+
+    #[test]
+    fn every_message_round_trips() {
+        let (a, b) = pair().unwrap();
+        let all = [
+            Msg::MapsPlease,
+            Msg::MapsDone,
+            Msg::Pid(4242),
+            Msg::Go(-1),
+            Msg::HooksPlease,
+            Msg::HooksDone,
+            Msg::SeccompFd(7),
+            Msg::SeccompFdDone,
+            Msg::Ready,
+            Msg::Error("mount /proc: permission denied".into()),
+        ];
+        for m in &all {
+            send_msg(&a, m).unwrap();
+            assert_eq!(recv_msg(&b).unwrap().as_ref(), Some(m));
+        }
+    }
+
+    #[test]
+    fn encoding_is_a_tag_and_little_endian_payload() {
+        assert_eq!(encode(&Msg::Ready), [7]);
+        assert_eq!(encode(&Msg::Pid(0x01020304)), [3, 4, 3, 2, 1]);
+        assert_eq!(encode(&Msg::SeccompFd(5)), [9, 5, 0, 0, 0]);
+        assert_eq!(encode(&Msg::Error("é".into())), [8, 0xc3, 0xa9]);
+        // A huge error is cut to fit one datagram.
+        assert_eq!(
+            encode(&Msg::Error("x".repeat(100_000))).len(),
+            1 + 32 * 1024
+        );
+    }
+
+    #[test]
+    fn truncated_and_unknown_messages_are_errors() {
+        let (a, b) = pair().unwrap();
+        // A pid message without its 4 bytes.
+        raw(&a, &[3, 1]);
+        let e = recv_msg(&b).unwrap_err().to_string();
+        assert_eq!(e, "init sync channel: unknown message tag 3");
+        raw(&a, &[99]);
+        assert!(recv_msg(&b).unwrap_err().to_string().contains("tag 99"));
+        // An error message with invalid UTF-8 is kept, lossily.
+        raw(&a, &[8, b'b', 0xff, b'd']);
+        assert_eq!(recv_msg(&b).unwrap(), Some(Msg::Error("b\u{fffd}d".into())));
+        // An empty error message.
+        raw(&a, &[8]);
+        assert_eq!(recv_msg(&b).unwrap(), Some(Msg::Error(String::new())));
+    }
+
+    #[test]
+    fn eof_is_none_and_expect_says_what_it_waited_for() {
+        let (a, b) = pair().unwrap();
+        send_msg(&a, &Msg::HooksDone).unwrap();
+        expect(&b, Msg::HooksDone).unwrap();
+        send_msg(&a, &Msg::Ready).unwrap();
+        let e = expect(&b, Msg::MapsDone).unwrap_err().to_string();
+        assert_eq!(e, "init sync channel: expected MapsDone, got Ready");
+        // The child's error is passed on as it is.
+        send_msg(&a, &Msg::Error("exec: no such file".into())).unwrap();
+        assert_eq!(
+            expect(&b, Msg::Ready).unwrap_err().to_string(),
+            "exec: no such file"
+        );
+        drop(a);
+        assert_eq!(recv_msg(&b).unwrap(), None);
+        let e = expect(&b, Msg::Go(1)).unwrap_err().to_string();
+        assert!(e.contains("peer exited while waiting for Go(1)"), "{e}");
+    }
+
+    #[test]
+    fn seccomp_fd_is_sent_by_number_and_acknowledged() {
+        let (parent, child) = pair().unwrap();
+        let listener: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
+        let n = listener.as_raw_fd();
+        let t = std::thread::spawn(move || {
+            assert_eq!(recv_msg(&parent).unwrap(), Some(Msg::SeccompFd(n)));
+            send_msg(&parent, &Msg::SeccompFdDone).unwrap();
+        });
+        send_seccomp_fd(&child, &listener).unwrap();
+        t.join().unwrap();
+    }
+}

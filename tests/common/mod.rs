@@ -61,12 +61,24 @@ pub fn is_husk() -> bool {
 }
 
 /// Returns false (after printing why) when the tests cannot run: they need
-/// root. Use as `if !require_root() { return; }`.
+/// root. Use as `if !require_root() { return; }`, in a test marked
+/// `#[cfg_attr(husk_not_root, ignore = "needs root")]`: build.rs sets
+/// `husk_not_root` when the build runs as a user, so such a test is
+/// reported as ignored rather than passed. This is the runtime guard behind
+/// it: a non-root run of a test binary built as root fails (it would
+/// otherwise pass without testing anything); one built as a user reaches
+/// here only through `--include-ignored`, and skips.
 pub fn require_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: this test needs root");
-        return false;
+        if cfg!(husk_not_root) {
+            eprintln!("skipped: this test needs root");
+            return false;
+        }
+        panic!(
+            "this test needs root, and this test binary was built as root: \
+             run it as root, or rebuild as this user (the root tests are then ignored)"
+        );
     }
     true
 }
