@@ -7,13 +7,16 @@ fn main() {
 /// The `commit:` line of `husk --version` (`HUSK_COMMIT` at compile time):
 /// `$HUSK_COMMIT` when set and not empty (for builds outside git, e.g. from
 /// a source tarball), else `git rev-parse HEAD` of the repository this
-/// package is the top of, with `-dirty` when tracked files differ from
-/// HEAD, else `unknown`. Cargo reruns it when HEAD moves (a commit, a
-/// checkout, in a worktree too), when the index changes, when the sources
-/// change (for `-dirty`) and when `$HUSK_COMMIT` does.
+/// package is the top of, with `-dirty` when the files the build reads
+/// differ from HEAD, else `unknown`. Cargo reruns it when HEAD moves (a
+/// commit, a checkout, in a worktree too), when those files change and
+/// when `$HUSK_COMMIT` does; not for other files (README, tests), so
+/// committing or staging them does not rebuild husk.
 fn commit() {
     use std::path::Path;
     use std::process::Command;
+    // What the build reads: a change here may change the binaries.
+    const INPUTS: [&str; 5] = ["build.rs", "src", "vendor", "Cargo.toml", "Cargo.lock"];
 
     let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
     // One git command's trimmed stdout, None when git is missing or fails.
@@ -31,8 +34,7 @@ fn commit() {
     };
 
     println!("cargo:rerun-if-env-changed=HUSK_COMMIT");
-    println!("cargo:rerun-if-changed=build.rs");
-    for p in ["src", "vendor", "Cargo.toml", "Cargo.lock"] {
+    for p in INPUTS {
         println!("cargo:rerun-if-changed={p}");
     }
     if let Ok(c) = std::env::var("HUSK_COMMIT") {
@@ -59,8 +61,8 @@ fn commit() {
         return;
     };
     // What moves HEAD: HEAD itself (per worktree), the branch it names (in
-    // the common directory), packed-refs; the index for `-dirty`.
-    let mut watch = vec!["HEAD".to_string(), "index".into(), "packed-refs".into()];
+    // the common directory), packed-refs.
+    let mut watch = vec!["HEAD".to_string(), "packed-refs".into()];
     if let Some(r) = git(&["symbolic-ref", "-q", "HEAD"]) {
         watch.push(r);
     }
@@ -71,14 +73,16 @@ fn commit() {
             println!("cargo:rerun-if-changed={p}");
         }
     }
-    // --no-optional-locks: status must not rewrite the index it watches.
-    let dirty = git(&[
+    // --no-optional-locks: status must not rewrite the index.
+    let mut status = vec![
         "--no-optional-locks",
         "status",
         "--porcelain",
         "--untracked-files=no",
-    ])
-    .is_some_and(|s| !s.is_empty());
+        "--",
+    ];
+    status.extend(INPUTS);
+    let dirty = git(&status).is_some_and(|s| !s.is_empty());
     let suffix = if dirty { "-dirty" } else { "" };
     println!("cargo:rustc-env=HUSK_COMMIT={head}{suffix}");
 }
