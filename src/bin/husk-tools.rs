@@ -96,9 +96,13 @@ fn completion(m: &ArgMatches) -> ! {
             (husk::cli::Cli::command(), "husk")
         }
     };
-    let mut script = Vec::new();
-    clap_complete::generate(shell, &mut cmd, name, &mut script);
-    let text = String::from_utf8_lossy(&script);
+    let text = if shell == Shell::Bash {
+        bash_script(&mut cmd, name)
+    } else {
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut cmd, name, &mut script);
+        String::from_utf8_lossy(&script).into_owned()
+    };
     match husk::commands::print_stdout(&text) {
         Ok(()) => std::process::exit(0),
         Err(e) => {
@@ -106,4 +110,29 @@ fn completion(m: &ArgMatches) -> ! {
             std::process::exit(1)
         }
     }
+}
+
+/// The bash script for `name`. clap_complete (4.6.12) spells the states of
+/// a program whose name has a `-` two ways, so nothing after a subcommand
+/// of `husk-tools` completes (clap issue 6421): generate it for `husk_tools`
+/// and register that function for the real name.
+fn bash_script(cmd: &mut Command, name: &str) -> String {
+    let safe = name.replace('-', "_");
+    let mut script = Vec::new();
+    clap_complete::generate(Shell::Bash, cmd, &safe, &mut script);
+    let text = String::from_utf8_lossy(&script);
+    let register = format!(" {safe}");
+    let mut out = String::new();
+    for line in text.lines() {
+        match line.strip_suffix(&register) {
+            Some(head) if line.trim_start().starts_with("complete ") => {
+                out.push_str(head);
+                out.push(' ');
+                out.push_str(name);
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
