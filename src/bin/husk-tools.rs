@@ -10,9 +10,13 @@ fn main() {
     // husk-tools' own command line: husk's global options, `bundle`,
     // `network` and `completion`. `completion` and help are answered here;
     // everything else goes to the code the runtime shares, as before.
-    let args: Vec<String> = std::env::args_os()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
+    // (An argument that is not UTF-8 is refused by the shared code.)
+    let Ok(args) = std::env::args_os()
+        .map(|a| a.into_string())
+        .collect::<Result<Vec<String>, _>>()
+    else {
+        husk::commands::main(husk::commands::dispatch_tools)
+    };
     let args = husk::cli::normalize_args(args);
     let mut cmd = tools_command();
     match cmd.try_get_matches_from_mut(&args) {
