@@ -12,8 +12,8 @@
 #    it runs a container from a busybox bundle and finds husk-tools beside
 #    it; every man page renders with `man -l` and man finds them by name;
 #    the bash completion loads and completes commands and flags of both
-#    programs; zsh's compinit registers the zsh ones and fish completes from
-#    the fish ones (when zsh and fish are installed); `make uninstall`
+#    programs, and so do the zsh ones (through compinit, on a pty) and the
+#    fish ones (when zsh and fish are installed); `make uninstall`
 #    leaves no file.
 # 3. `make deb`: dpkg -i, dpkg -L lists the files, /usr/sbin/husk --version
 #    and a container, man finds the page; dpkg -r then --purge remove every
@@ -188,6 +188,26 @@ if command -v zsh >/dev/null; then
     same "zsh: compinit registers both from the installed directory" "_husk _husk-tools" \
         "$(HOME=$tmp zsh -f -c 'fpath=($1 $fpath); autoload -Uz compinit; compinit -u -D
             print -r -- $_comps[husk] $_comps[husk-tools]' _ "$zc" 2>&1)"
+    # Real completion: an interactive zsh on a pty (zsh/zpty) types the line
+    # and TAB, then ^X, bound to a widget that writes the edited line out.
+    cat >"$tmp/zc.zsh" <<'EOF_ZSH'
+zmodload zsh/zpty
+dir=$1 out=$2 line=$3
+zpty z zsh -f -i
+zpty -w z "PS1=''; fpath=($dir \$fpath); autoload -Uz compinit; compinit -u -D"
+zpty -w z "dump() { print -r -- \$BUFFER > $out; BUFFER=; zle accept-line }; zle -N dump; bindkey '^X' dump"
+zpty -w -n z "$line"$'\t\x18'
+for i in {1..100}; do [[ -s $out ]] && break; sleep 0.1; done
+zpty -d z
+EOF_ZSH
+    zsh_complete() { # LINE: the line after TAB
+        rm -f "$tmp/zc.out"
+        HOME=$tmp timeout 30 zsh -f "$tmp/zc.zsh" "$zc" "$tmp/zc.out" "$1" >/dev/null 2>&1 || true
+        cat "$tmp/zc.out" 2>/dev/null || true
+    }
+    same "zsh: husk cre<TAB>" "husk create " "$(zsh_complete 'husk cre')"
+    same "zsh: husk-tools network attach --pub<TAB>" "husk-tools network attach --publish=" \
+        "$(zsh_complete 'husk-tools network attach --pub')"
 else
     echo "ok - zsh: not installed, skipped # SKIP"
 fi
