@@ -140,3 +140,39 @@ fn bash_script(cmd: &mut Command, name: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every state the bash script of husk-tools sets has a case arm (clap
+    /// issue 6421 broke that for hyphenated names), and the function is
+    /// registered for `husk-tools`.
+    #[test]
+    fn bash_script_of_a_hyphenated_program() {
+        let text = bash_script(&mut tools_command(), "husk-tools");
+        assert!(text.contains("-F _husk_tools "), "{text}");
+        let registered: Vec<&str> = text
+            .lines()
+            .filter(|l| l.trim_start().starts_with("complete "))
+            .collect();
+        assert!(!registered.is_empty());
+        assert!(
+            registered.iter().all(|l| l.ends_with(" husk-tools")),
+            "{registered:?}"
+        );
+        for line in text.lines() {
+            let line = line.trim();
+            if let Some(state) = line
+                .strip_prefix("cmd=\"")
+                .and_then(|s| s.strip_suffix('"'))
+                .filter(|s| !s.is_empty())
+            {
+                assert!(
+                    text.contains(&format!("\n        {state})\n")),
+                    "no arm for {state}"
+                );
+            }
+        }
+    }
+}
