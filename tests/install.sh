@@ -145,8 +145,11 @@ check "installed husk-tools --version names the same commit" \
     grep -qx "commit: $commit" <("$prefix/sbin/husk-tools" --version)
 out=$(run_container "$prefix/sbin/husk" 2>&1) || true
 same "installed husk runs a container" "hello from the installed husk" "$out"
-check "installed husk finds husk-tools beside it (husk bundle --help)" \
-    grep -q 'Usage: husk bundle' <(PATH=/usr/bin:/bin "$prefix/sbin/husk" bundle --help 2>&1)
+# `husk bundle` executes husk-tools, found beside husk (not on this PATH):
+# its answer, not "husk-tools not found".
+out=$(PATH=/usr/bin:/bin "$prefix/sbin/husk" bundle gc --layer-store "$tmp/no-store" 2>&1) || true
+same "installed husk runs husk-tools beside it (husk bundle gc)" \
+    "$tmp/no-store is not a layer store (no layers directory)" "$out"
 
 for page in "$prefix"/share/man/man8/*.8; do
     # man -l: the page renders (groff's warnings, e.g. a table wider than
