@@ -4,7 +4,7 @@
 #
 # The README's blocks containerd-default.sh and ctr-run.sh (read by
 # tests/readme-snippet.sh), with a logging wrapper of RUNTIME for
-# /usr/local/bin/husk.
+# /usr/local/sbin/husk.
 #
 # containerd with RUNTIME as its *default* runtime binary: no --runc-binary,
 # no --runc-root. containerd 1.6's runc v2 shim runs the binary named `runc`
@@ -43,7 +43,7 @@ IMAGE=localhost/rt-busybox:latest
 RUNC_ROOT=/run/containerd/runc/$NS
 
 # The wrapper: logs, execs the runtime under test. It stands for the README's
-# /usr/local/bin/husk; the README's block containerd-default.sh (a `runc`
+# /usr/local/sbin/husk; the README's block containerd-default.sh (a `runc`
 # symlink to it in /usr/local/sbin) makes it the default, here with $TMP/bin
 # for /usr/local/sbin.
 mkdir "$TMP/wrap" "$TMP/bin" || die "mkdir $TMP/wrap $TMP/bin"
@@ -53,7 +53,7 @@ printf '%s: %s\n' "\$(cat /proc/\$PPID/comm 2>/dev/null || echo '?')" "\$*" >>'$
 exec '$REAL' "\$@"
 EOF
 chmod 755 "$TMP/wrap/husk"
-snippet=$("$HERE/readme-snippet.sh" containerd-default.sh /usr/local/bin/husk "$TMP/wrap/husk" \
+snippet=$("$HERE/readme-snippet.sh" containerd-default.sh /usr/local/sbin/husk "$TMP/wrap/husk" \
 	/usr/local/sbin "$TMP/bin") || die "README block containerd-default.sh: $snippet"
 bash -ec "$snippet" || die "README block containerd-default.sh failed: $snippet"
 [ -L "$TMP/bin/runc" ] && [ -x "$TMP/bin/runc" ] || die "README block containerd-default.sh made no runc in $TMP/bin"
@@ -158,7 +158,7 @@ expect "ctr container delete" 0 ''
 
 # The README's ctr line: --runc-binary names the binary per container.
 "${CTR[@]}" images tag "$IMAGE" docker.io/library/busybox:latest >/dev/null 2>&1
-if snippet=$("$HERE/readme-snippet.sh" ctr-run.sh /usr/local/bin/husk "$TMP/wrap/husk" \
+if snippet=$("$HERE/readme-snippet.sh" ctr-run.sh /usr/local/sbin/husk "$TMP/wrap/husk" \
 	"ctr run" "ctr --address '$SOCK' --namespace '$NS' run" 2>&1); then
 	OUT=$(timeout -k 5 "$CMD_TIMEOUT" bash -ec "$snippet" 2>&1 </dev/null)
 	RC=$?

@@ -3,7 +3,7 @@
 #
 # The README's containerd and Kubernetes configuration (blocks
 # containerd-config.toml and runtimeclass.yaml, read by
-# tests/readme-snippet.sh with /usr/local/bin/husk replaced by a logging
+# tests/readme-snippet.sh with /usr/local/sbin/husk replaced by a logging
 # wrapper of RUNTIME):
 #   - `containerd config dump` reads the CRI runtime `husk` with its
 #     runtime_type, BinaryName and SystemdCgroup (false, and true), and makes
@@ -81,7 +81,7 @@ log "runtime: $REAL ($("$REAL" --version 2>&1 | head -n1)), through $WRAP"
 log "containerd: $(containerd --version)"
 
 # --- the README's config.toml, read by containerd -------------------------------
-if ! snippet=$("$HERE/readme-snippet.sh" containerd-config.toml /usr/local/bin/husk "$WRAP" 2>&1); then
+if ! snippet=$("$HERE/readme-snippet.sh" containerd-config.toml /usr/local/sbin/husk "$WRAP" 2>&1); then
 	fail "config: README's config.toml read" "readme-snippet.sh failed" "$snippet"
 	finish
 	exit 1

@@ -4,7 +4,7 @@
 #
 # Docker (Debian's docker.io, dockerd 20.10) running its containers with
 # RUNTIME, configured by the README's daemon.json (block docker-daemon.json,
-# read by tests/readme-snippet.sh with /usr/local/bin/husk replaced by a
+# read by tests/readme-snippet.sh with /usr/local/sbin/husk replaced by a
 # logging wrapper of RUNTIME): RUNTIME is both a named runtime and the
 # default one.
 #
@@ -96,7 +96,7 @@ log "dockerd: $(dockerd --version)"
 log "work dir: $TMP"
 
 # --- the README's daemon.json ---------------------------------------------------
-if tests_snippet=$("$HERE/readme-snippet.sh" docker-daemon.json /usr/local/bin/husk "$WRAP" 2>&1); then
+if tests_snippet=$("$HERE/readme-snippet.sh" docker-daemon.json /usr/local/sbin/husk "$WRAP" 2>&1); then
 	printf '%s\n' "$tests_snippet" >"$TMP/daemon.json"
 	pass "config: README's daemon.json read"
 else

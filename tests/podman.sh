@@ -4,7 +4,7 @@
 #
 # Rootful Podman (Debian's 4.3, through conmon) running its containers with
 # RUNTIME, configured by the README's containers.conf (block containers.conf,
-# read by tests/readme-snippet.sh with /usr/local/bin/husk replaced by a
+# read by tests/readme-snippet.sh with /usr/local/sbin/husk replaced by a
 # logging wrapper of RUNTIME) as CONTAINERS_CONF; then with `--runtime PATH`
 # and no runtime in the configuration.
 #
@@ -68,7 +68,7 @@ log "runtime: $REAL ($("$REAL" --version 2>&1 | head -n1)), through $WRAP"
 log "work dir: $TMP"
 
 # --- the README's containers.conf ------------------------------------------------
-if snippet=$("$HERE/readme-snippet.sh" containers.conf /usr/local/bin/husk "$WRAP" 2>&1); then
+if snippet=$("$HERE/readme-snippet.sh" containers.conf /usr/local/sbin/husk "$WRAP" 2>&1); then
 	printf '%s\n' "$snippet" >"$CONTAINERS_CONF"
 	pass "config: README's containers.conf read"
 else

@@ -3,7 +3,7 @@
 #
 # Print the fenced block that follows the line `<!-- tested: NAME ...-->` in
 # the README (README=FILE to read another), with each literal FROM replaced
-# by its TO (e.g. /usr/local/bin/husk by the binary under test). The client
+# by its TO (e.g. /usr/local/sbin/husk by the binary under test). The client
 # tests take their configuration from here, so README and tests cannot
 # drift. Exits 1, saying why, if NAME has no such block or a FROM does not
 # occur in it (a stale test).
