@@ -253,4 +253,63 @@ mod tests {
         let o = p(&["ro", "rw"]);
         assert!(!o.flags.contains(MsFlags::MS_RDONLY) && o.cleared.contains(MsFlags::MS_RDONLY));
     }
+
+    #[test]
+    fn every_flag_word_sets_or_clears_its_flag() {
+        for (word, flag, set) in [
+            ("ro", MsFlags::MS_RDONLY, true),
+            ("nosuid", MsFlags::MS_NOSUID, true),
+            ("suid", MsFlags::MS_NOSUID, false),
+            ("nodev", MsFlags::MS_NODEV, true),
+            ("noexec", MsFlags::MS_NOEXEC, true),
+            ("sync", MsFlags::MS_SYNCHRONOUS, true),
+            ("dirsync", MsFlags::MS_DIRSYNC, true),
+            ("remount", MsFlags::MS_REMOUNT, true),
+            ("noatime", MsFlags::MS_NOATIME, true),
+            ("relatime", MsFlags::MS_RELATIME, true),
+            ("strictatime", MsFlags::MS_STRICTATIME, true),
+            ("lazytime", MsFlags::MS_LAZYTIME, true),
+            ("bind", MsFlags::MS_BIND, true),
+        ] {
+            let o = p(&[word]);
+            assert_eq!(o.flags.contains(flag), set, "{word}");
+            assert_eq!(o.cleared.contains(flag), !set, "{word}");
+            assert!(o.propagation.is_empty() && o.data.is_empty(), "{word}");
+        }
+    }
+
+    #[test]
+    fn propagation_words_keep_their_order() {
+        let o = p(&["shared", "rslave", "unbindable"]);
+        assert_eq!(
+            o.propagation,
+            vec![
+                MsFlags::MS_SHARED,
+                MsFlags::MS_SLAVE | MsFlags::MS_REC,
+                MsFlags::MS_UNBINDABLE
+            ]
+        );
+        assert!(o.flags.is_empty());
+    }
+
+    #[test]
+    fn recursive_attributes_set_and_clear() {
+        let o = p(&["rro", "rrw"]);
+        assert_eq!((o.rec_set, o.rec_clr), (0, sys::MOUNT_ATTR_RDONLY));
+        let o = p(&["rnoatime"]);
+        assert_eq!(o.rec_set, sys::MOUNT_ATTR_NOATIME);
+        assert_ne!(o.rec_clr & sys::MOUNT_ATTR__ATIME, 0);
+        let o = p(&["idmap"]);
+        assert!(o.idmap && !o.ridmap);
+        let o = p(&["ridmap", "tmpcopyup"]);
+        assert!(o.idmap && o.ridmap && o.tmpcopyup);
+    }
+
+    #[test]
+    fn every_known_word_parses_without_data() {
+        for w in KNOWN {
+            assert!(p(&[w]).data.is_empty(), "{w} went to the data string");
+        }
+        assert_eq!(p(&["", "x=1", "", "y"]).data, "x=1,y");
+    }
 }

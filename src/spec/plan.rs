@@ -474,3 +474,488 @@ fn plan_idmaps(
     Ok(())
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn base() -> Value {
+        json!({
+            "ociVersion": "1.0.2",
+            "process": {"args": ["sh"], "cwd": "/", "user": {"uid": 0, "gid": 0}},
+            "root": {"path": "rootfs"},
+            "linux": {
+                "namespaces": [{"type": "mount"}, {"type": "pid"}],
+                "cgroupsPath": "/t"
+            }
+        })
+    }
+
+    fn inputs() -> Inputs<'static> {
+        Inputs {
+            id: "t",
+            systemd_cgroup: false,
+            rootless: false,
+            euid_root: true,
+            console_socket: false,
+            console_fd: false,
+        }
+    }
+
+    fn plan_with(v: &Value, inp: &Inputs) -> Result<Plan> {
+        let data = serde_json::to_vec(v).unwrap();
+        let (spec, mount_idmaps) = super::super::parse_config_bytes(&data, Path::new("c.json"))?;
+        let b = Bundle {
+            dir: PathBuf::from("/b"),
+            rootfs: PathBuf::from("/b/rootfs"),
+            spec,
+            mount_idmaps,
+        };
+        Plan::validate(b, inp)
+    }
+
+    fn plan(v: &Value) -> Plan {
+        plan_with(v, &inputs()).unwrap_or_else(|e| panic!("{e:#}"))
+    }
+
+    fn err(v: &Value) -> String {
+        err_with(v, &inputs())
+    }
+
+    fn err_with(v: &Value, inp: &Inputs) -> String {
+        match plan_with(v, inp) {
+            Ok(_) => panic!("accepted: {v}"),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    /// `base()` with `f` applied.
+    fn with(f: impl FnOnce(&mut Value)) -> Value {
+        let mut v = base();
+        f(&mut v);
+        v
+    }
+
+    fn mount(dest: &str, typ: &str, opts: &[&str]) -> Value {
+        json!({"destination": dest, "type": typ, "source": typ, "options": opts})
+    }
+
+    #[test]
+    fn a_minimal_config_is_planned() {
+        let p = plan(&base());
+        assert_eq!(p.cgroup_path, "/t");
+        assert!(p.explicit_cgroup);
+        assert!(p.namespaces.has_new(Ns::Mount) && p.namespaces.has_new(Ns::Pid));
+        assert!(!p.namespaces.has(Ns::User));
+        assert!(p.mounts.is_empty() && p.rootfs_propagation.is_none());
+        assert!(!p.terminal && !p.root_readonly && !p.dev_bound);
+        // Lifted out of the spec: one copy each.
+        assert!(p.spec.process().is_none() && p.spec.linux().is_none());
+    }
+
+    #[test]
+    fn a_type_error_names_the_json_path() {
+        let v = with(|v| v["process"]["user"]["uid"] = json!("x"));
+        assert_eq!(
+            err(&v),
+            "parse config c.json: process.user.uid: invalid type: string \"x\", expected u32"
+        );
+    }
+
+    #[test]
+    fn a_path_in_an_array_names_the_index() {
+        let v = with(|v| {
+            v["mounts"] = json!([mount("/a", "tmpfs", &[]), {"destination": "/b", "options": 5}])
+        });
+        assert_eq!(
+            err(&v),
+            "parse config c.json: mounts[1].options: invalid type: integer `5`, expected a sequence"
+        );
+    }
+
+    #[test]
+    fn a_bad_mount_idmap_names_its_path() {
+        let v = with(|v| {
+            v["mounts"] = json!([{"destination": "/a", "type": "bind", "source": "/",
+                "uidMappings": [{"containerID": 0, "hostID": 0, "size": "x"}]}])
+        });
+        let e = err(&v);
+        assert!(
+            e.starts_with("parse config c.json: mounts[0].uidMappings[0].size: invalid type"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_config_must_be_an_object() {
+        let data = b"[]";
+        let e = super::super::parse_config_bytes(data, Path::new("c.json")).unwrap_err();
+        assert_eq!(
+            format!("{e:#}"),
+            "parse config c.json: expected a JSON object, found an array"
+        );
+    }
+
+    #[test]
+    fn process_args_and_cwd_are_checked() {
+        let v = with(|v| v["process"]["args"] = json!([]));
+        assert_eq!(err(&v), "process.args must not be empty");
+        let v = with(|v| v["process"]["cwd"] = json!("tmp"));
+        assert_eq!(err(&v), "process.cwd tmp must be an absolute path");
+        let v = with(|v| drop(v.as_object_mut().unwrap().remove("process")));
+        assert_eq!(err(&v), "config.json: process is missing");
+    }
+
+    #[test]
+    fn duplicate_and_unknown_namespaces_are_refused() {
+        let v = with(|v| v["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "pid"}]));
+        assert_eq!(err(&v), "linux.namespaces: duplicate namespace pid");
+        let v = with(|v| v["linux"]["namespaces"] = json!([{"type": "bogus"}]));
+        assert!(err(&v).starts_with(
+            "parse config c.json: linux.namespaces[0].type: unknown variant `bogus`"
+        ));
+    }
+
+    #[test]
+    fn a_joined_namespace_must_exist() {
+        let v = with(|v| {
+            v["linux"]["namespaces"] = json!([{"type": "network", "path": "/nonexistent/ns"}])
+        });
+        assert_eq!(
+            err(&v),
+            "linux.namespaces: net path /nonexistent/ns does not exist"
+        );
+        let v = with(|v| {
+            v["linux"]["namespaces"] = json!([{"type": "network", "path": "/proc/self/ns/net"}])
+        });
+        let p = plan(&v);
+        assert!(p.namespaces.has(Ns::Network) && !p.namespaces.has_new(Ns::Network));
+        assert!(p.namespaces.joins_any());
+    }
+
+    #[test]
+    fn clone_and_unshare_flags() {
+        let v = with(|v| {
+            v["linux"]["namespaces"] = json!([{"type": "user"}, {"type": "ipc"},
+                {"type": "cgroup"}, {"type": "mount"}, {"type": "uts"}]);
+            v["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+            v["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+        });
+        let ns = plan(&v).namespaces;
+        // Not cgroup (later, in its cgroup), not ipc (later, as root).
+        assert_eq!(
+            ns.clone_flags(),
+            libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWUTS
+        );
+        assert_eq!(
+            ns.unshare_flags(),
+            CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS
+        );
+        let ns = plan(&base()).namespaces;
+        assert_eq!(ns.clone_flags(), libc::CLONE_NEWNS | libc::CLONE_NEWPID);
+    }
+
+    use nix::sched::CloneFlags;
+
+    #[test]
+    fn id_maps_need_a_user_namespace_and_the_reverse() {
+        let v = with(|v| v["linux"]["namespaces"] = json!([{"type": "user"}]));
+        assert_eq!(
+            err(&v),
+            "linux.uidMappings: a new user namespace needs uid and gid mappings"
+        );
+        let v = with(|v| {
+            v["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}])
+        });
+        assert_eq!(
+            err(&v),
+            "linux.uidMappings: mappings are set but no user namespace is requested"
+        );
+    }
+
+    #[test]
+    fn hostname_needs_a_uts_namespace() {
+        let v = with(|v| v["hostname"] = json!("h"));
+        assert_eq!(
+            err(&v),
+            "hostname: unable to set hostname without a private UTS namespace"
+        );
+    }
+
+    #[test]
+    fn mounts_are_parsed_once_into_the_plan() {
+        let v = with(|v| {
+            v["mounts"] = json!([
+                mount("/dev", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"]),
+                {"destination": "/data", "source": "/srv", "options": ["rbind", "ro", "rprivate"]},
+                {"destination": "/b", "type": "bind", "source": "/srv", "options": ["rro"]},
+                mount("/dev/pts", "devpts", &["newinstance"]),
+            ])
+        });
+        let p = plan(&v);
+        let [tmp, data, b, pts] = p.mounts.as_slice() else {
+            panic!("4 mounts")
+        };
+        assert!(!tmp.bind && tmp.typ() == "tmpfs");
+        assert!(tmp
+            .opts
+            .flags
+            .contains(MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME));
+        assert_eq!(tmp.opts.data, "mode=755,size=65536k");
+        assert!(data.bind && data.typ().is_empty());
+        assert!(data.opts.flags.contains(MsFlags::MS_REC | MsFlags::MS_RDONLY));
+        assert_eq!(
+            data.opts.propagation,
+            vec![MsFlags::MS_PRIVATE | MsFlags::MS_REC]
+        );
+        assert!(b.bind && !b.opts.is_bind(), "type bind without the option");
+        assert_eq!(b.opts.rec_set, crate::linux::sys::MOUNT_ATTR_RDONLY);
+        assert_eq!(pts.opts.data, "newinstance");
+        // /dev is a tmpfs, not a bind: husk still makes the device nodes.
+        assert!(!p.dev_bound && p.has_devpts);
+    }
+
+    #[test]
+    fn a_bind_on_dev_is_seen_through_dot_dot() {
+        let v = with(|v| {
+            v["mounts"] = json!([{"destination": "/tmp/../dev", "source": "/dev",
+                "options": ["rbind"]}])
+        });
+        assert!(plan(&v).dev_bound);
+    }
+
+    #[test]
+    fn a_mount_destination_must_be_absolute() {
+        let v = with(|v| v["mounts"] = json!([mount("rel", "tmpfs", &[])]));
+        assert_eq!(err(&v), "mounts: destination rel must be an absolute path");
+    }
+
+    #[test]
+    fn every_rootfs_propagation_word() {
+        for (word, flag) in [
+            ("private", MsFlags::MS_PRIVATE),
+            ("shared", MsFlags::MS_SHARED),
+            ("slave", MsFlags::MS_SLAVE),
+            ("unbindable", MsFlags::MS_UNBINDABLE),
+        ] {
+            assert_eq!(rootfs_propagation(Some(word)).unwrap(), Some(flag));
+            let r = format!("r{word}");
+            assert_eq!(
+                rootfs_propagation(Some(&r)).unwrap(),
+                Some(flag | MsFlags::MS_REC)
+            );
+        }
+        assert_eq!(rootfs_propagation(None).unwrap(), None);
+        assert_eq!(rootfs_propagation(Some("")).unwrap(), None);
+    }
+
+    #[test]
+    fn a_bad_rootfs_propagation_fails_before_the_clone() {
+        for bad in ["bogus", "rbind", "ro", "rro", "private,shared"] {
+            let v = with(|v| v["linux"]["rootfsPropagation"] = json!(bad));
+            assert_eq!(
+                err(&v),
+                format!("linux.rootfsPropagation: invalid value {bad:?}")
+            );
+        }
+        let v = with(|v| v["linux"]["rootfsPropagation"] = json!("rshared"));
+        assert_eq!(
+            plan(&v).rootfs_propagation,
+            Some(MsFlags::MS_SHARED | MsFlags::MS_REC)
+        );
+    }
+
+    #[test]
+    fn without_a_mount_namespace_nothing_remounts_the_host() {
+        let no_mnt = |v: &mut Value| v["linux"]["namespaces"] = json!([{"type": "pid"}]);
+        let v = with(|v| {
+            no_mnt(v);
+            v["linux"]["rootfsPropagation"] = json!("private");
+        });
+        assert!(err(&v).starts_with("linux.rootfsPropagation: unable to set it without"));
+        let v = with(|v| {
+            no_mnt(v);
+            v["root"]["readonly"] = json!(true);
+        });
+        assert!(err(&v).starts_with("root.readonly: unable to make the root read-only"));
+        let v = with(|v| {
+            no_mnt(v);
+            v["linux"]["maskedPaths"] = json!(["/proc/kcore"]);
+        });
+        assert!(err(&v).starts_with("linux.maskedPaths: unable to mask paths"));
+    }
+
+    fn userns(v: &mut Value) {
+        v["linux"]["namespaces"] = json!([{"type": "user"}, {"type": "mount"}]);
+        v["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 10}]);
+        v["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 10}]);
+    }
+
+    #[test]
+    fn idmap_options_take_the_containers_maps() {
+        let v = with(|v| {
+            userns(v);
+            v["mounts"] = json!([
+                {"destination": "/a", "source": "/srv", "options": ["bind", "idmap"]},
+                {"destination": "/b", "source": "/srv", "options": ["rbind", "ridmap"]},
+                {"destination": "/c", "source": "/srv", "options": ["rbind"]},
+            ])
+        });
+        let p = plan(&v);
+        let a = p.mounts[0].idmap.as_ref().unwrap();
+        assert!(!a.recursive && a.maps.uid[0].host_id() == 1000);
+        assert!(p.mounts[1].idmap.as_ref().unwrap().recursive);
+        assert!(p.mounts[2].idmap.is_none());
+    }
+
+    #[test]
+    fn a_mounts_own_maps_with_rbind_are_recursive() {
+        let v = with(|v| {
+            v["mounts"] = json!([{"destination": "/a", "source": "/srv", "options": ["rbind"],
+                "uidMappings": [{"containerID": 0, "hostID": 5, "size": 1}],
+                "gidMappings": [{"containerID": 0, "hostID": 5, "size": 1}]}])
+        });
+        let p = plan(&v);
+        let m = p.mounts[0].idmap.as_ref().unwrap();
+        assert!(m.recursive && m.maps.gid[0].host_id() == 5);
+    }
+
+    #[test]
+    fn idmap_needs_a_bind_mount_and_maps() {
+        let v = with(|v| {
+            userns(v);
+            v["mounts"] = json!([mount("/a", "tmpfs", &["idmap"])]);
+        });
+        assert_eq!(
+            err(&v),
+            "mounts[0] (/a): idmapped mounts are only supported for bind mounts"
+        );
+        let v = with(|v| {
+            v["mounts"] = json!([{"destination": "/a", "source": "/srv",
+                "options": ["bind", "idmap"]}])
+        });
+        assert_eq!(
+            err(&v),
+            "mounts[0] (/a): idmap needs uidMappings and gidMappings on the mount or in linux"
+        );
+    }
+
+    #[test]
+    fn hooks_need_absolute_paths_and_positive_timeouts() {
+        let v = with(|v| v["hooks"] = json!({"poststop": [{"path": "/bin/true"}, {"path": "x"}]}));
+        assert_eq!(
+            err(&v),
+            "hooks.poststop[1].path: x must be an absolute path"
+        );
+        let v = with(|v| {
+            v["hooks"] = json!({"createRuntime": [{"path": "/bin/true", "timeout": 0}]})
+        });
+        assert_eq!(
+            err(&v),
+            "hooks.createRuntime[0].timeout: must be positive, got 0"
+        );
+        let v = with(|v| {
+            v["hooks"] = json!({"prestart": [{"path": "/bin/true", "timeout": 5}]})
+        });
+        assert!(plan(&v).hooks().is_some());
+    }
+
+    #[test]
+    fn a_bad_container_id_is_refused() {
+        let inp = Inputs {
+            id: "../x",
+            ..inputs()
+        };
+        assert_eq!(err_with(&base(), &inp), "invalid container id format: \"../x\"");
+    }
+
+    #[test]
+    fn the_cgroup_path_is_resolved_and_checked() {
+        let v = with(|v| v["linux"]["cgroupsPath"] = json!("/../../x"));
+        assert_eq!(
+            err(&v),
+            "linux.cgroupsPath: \"/../../x\" must not contain '..'"
+        );
+        let v = with(|v| v["linux"]["cgroupsPath"] = json!("system.slice:husk:c1"));
+        let inp = Inputs {
+            systemd_cgroup: true,
+            ..inputs()
+        };
+        let p = plan_with(&v, &inp).unwrap();
+        assert_eq!(p.cgroup_path, "/system.slice/husk-c1.scope");
+        let v = with(|v| drop(v["linux"].as_object_mut().unwrap().remove("cgroupsPath")));
+        let p = plan(&v);
+        assert_eq!((p.cgroup_path.as_str(), p.explicit_cgroup), ("/husk/t", false));
+    }
+
+    #[test]
+    fn rootless_needs_a_user_namespace_with_maps() {
+        let inp = Inputs {
+            euid_root: false,
+            ..inputs()
+        };
+        assert!(err_with(&base(), &inp)
+            .starts_with("linux.namespaces: a rootless container (husk is not run by root)"));
+        let v = with(userns);
+        assert!(plan_with(&v, &inp).is_ok());
+    }
+
+    #[test]
+    fn a_terminal_and_the_console_socket_go_together() {
+        let v = with(|v| v["process"]["terminal"] = json!(true));
+        assert_eq!(
+            err(&v),
+            "process.terminal is true: --console-socket is required"
+        );
+        let fd = Inputs {
+            console_fd: true,
+            ..inputs()
+        };
+        assert!(plan_with(&v, &fd).unwrap().terminal);
+        let sock = Inputs {
+            console_socket: true,
+            ..inputs()
+        };
+        assert_eq!(
+            err_with(&base(), &sock),
+            "--console-socket is set but process.terminal is false"
+        );
+    }
+
+    #[test]
+    fn process_fields_are_validated() {
+        let v = with(|v| {
+            v["process"]["capabilities"] = json!({"bounding": ["CAP_CHOWN", "CAP_NOPE"]})
+        });
+        let e = err(&v);
+        assert!(e.contains("CAP_NOPE"), "{e}");
+        let v = with(|v| {
+            v["process"]["rlimits"] = json!([{"type": "RLIMIT_NOPE", "hard": 1, "soft": 1}])
+        });
+        let e = err(&v);
+        assert!(e.contains("process.rlimits[0]") || e.contains("RLIMIT_NOPE"), "{e}");
+    }
+
+    #[test]
+    fn unsupported_fields_are_refused_by_name() {
+        let v = with(|v| v["linux"]["intelRdt"] = json!({"closID": "x"}));
+        assert_eq!(err(&v), "linux.intelRdt is not supported by husk");
+    }
+
+    #[test]
+    fn seccomp_is_validated() {
+        let v = with(|v| v["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_NOPE"}));
+        let e = err(&v);
+        assert!(e.contains("linux.seccomp.defaultAction"), "{e}");
+    }
+
+    #[test]
+    fn devices_are_validated() {
+        let v = with(|v| {
+            v["linux"]["devices"] = json!([{"path": "dev/x", "type": "c", "major": 1, "minor": 3}])
+        });
+        let e = err(&v);
+        assert!(e.contains("dev/x"), "{e}");
+    }
+}
