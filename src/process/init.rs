@@ -131,8 +131,7 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
     }
     // Also when husk itself runs in one (rootless Podman): no mknod, sysfs
     // only with a network namespace of the user namespace, locked flags.
-    let in_userns =
-        plan.namespaces.has(Ns::User) || crate::linux::rootless::running_in_userns();
+    let in_userns = plan.namespaces.has(Ns::User) || crate::linux::rootless::running_in_userns();
     finish_namespaces(&args)?;
     // Without a mount namespace of its own (new or joined) the container
     // shares the runtime's: its mounts are made there, inside the rootfs,
@@ -149,7 +148,10 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
         // They run in the container's namespaces before pivot_root, with
         // the rootfs (as the host path names it) as their cwd, as runc's.
         nix::unistd::chdir(&plan.rootfs).with_context(|| {
-            format!("chdir {} (for createContainer hooks)", plan.rootfs.display())
+            format!(
+                "chdir {} (for createContainer hooks)",
+                plan.rootfs.display()
+            )
         })?;
         // "created", as prestart's and createRuntime's state.
         let st = hooks::state_json(args.id, "created", host_pid, &plan.dir, &plan.annotations());

@@ -204,7 +204,8 @@ impl Plan {
         let label = linux.mount_label().clone().filter(|l| !l.is_empty());
         let selinux = label.is_some() && crate::linux::process::selinux_enabled();
         // Compared cleaned: `/tmp/../dev` is /dev too.
-        let at = |m: &MountPlan, p: &str| crate::linux::resolve::clean(m.destination()) == Path::new(p);
+        let at =
+            |m: &MountPlan, p: &str| crate::linux::resolve::clean(m.destination()) == Path::new(p);
         Ok(Plan {
             dev_bound: mounts.iter().any(|m| m.opts.is_bind() && at(m, "/dev")),
             has_devpts: mounts.iter().any(|m| at(m, "/dev/pts")),
@@ -444,11 +445,7 @@ fn check_rootless(linux: &Linux, ns: &Namespaces) -> Result<()> {
 
 /// Idmapped mounts: a mount's own `uidMappings`/`gidMappings`, or the
 /// `idmap`/`ridmap` options with the container's maps. Bind mounts only.
-fn plan_idmaps(
-    mounts: &mut [MountPlan],
-    own_maps: &[Option<IdMaps>],
-    linux: &Linux,
-) -> Result<()> {
+fn plan_idmaps(mounts: &mut [MountPlan], own_maps: &[Option<IdMaps>], linux: &Linux) -> Result<()> {
     for (i, m) in mounts.iter_mut().enumerate() {
         let own = own_maps.get(i).cloned().flatten();
         if own.is_none() && !m.opts.idmap {
@@ -456,7 +453,10 @@ fn plan_idmaps(
         }
         let what = || format!("mounts[{i}] ({})", m.destination().display());
         if !m.bind {
-            bail!("{}: idmapped mounts are only supported for bind mounts", what());
+            bail!(
+                "{}: idmapped mounts are only supported for bind mounts",
+                what()
+            );
         }
         let maps = own.unwrap_or_else(|| IdMaps {
             uid: linux.uid_mappings().clone().unwrap_or_default(),
@@ -473,7 +473,6 @@ fn plan_idmaps(
     }
     Ok(())
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -612,9 +611,8 @@ mod tests {
         let v = with(|v| v["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "pid"}]));
         assert_eq!(err(&v), "linux.namespaces: duplicate namespace pid");
         let v = with(|v| v["linux"]["namespaces"] = json!([{"type": "bogus"}]));
-        assert!(err(&v).starts_with(
-            "parse config c.json: linux.namespaces[0].type: unknown variant `bogus`"
-        ));
+        assert!(err(&v)
+            .starts_with("parse config c.json: linux.namespaces[0].type: unknown variant `bogus`"));
     }
 
     #[test]
@@ -704,7 +702,10 @@ mod tests {
             .contains(MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME));
         assert_eq!(tmp.opts.data, "mode=755,size=65536k");
         assert!(data.bind && data.typ().is_empty());
-        assert!(data.opts.flags.contains(MsFlags::MS_REC | MsFlags::MS_RDONLY));
+        assert!(data
+            .opts
+            .flags
+            .contains(MsFlags::MS_REC | MsFlags::MS_RDONLY));
         assert_eq!(
             data.opts.propagation,
             vec![MsFlags::MS_PRIVATE | MsFlags::MS_REC]
@@ -848,16 +849,13 @@ mod tests {
             err(&v),
             "hooks.poststop[1].path: x must be an absolute path"
         );
-        let v = with(|v| {
-            v["hooks"] = json!({"createRuntime": [{"path": "/bin/true", "timeout": 0}]})
-        });
+        let v =
+            with(|v| v["hooks"] = json!({"createRuntime": [{"path": "/bin/true", "timeout": 0}]}));
         assert_eq!(
             err(&v),
             "hooks.createRuntime[0].timeout: must be positive, got 0"
         );
-        let v = with(|v| {
-            v["hooks"] = json!({"prestart": [{"path": "/bin/true", "timeout": 5}]})
-        });
+        let v = with(|v| v["hooks"] = json!({"prestart": [{"path": "/bin/true", "timeout": 5}]}));
         assert!(plan(&v).hooks().is_some());
     }
 
@@ -867,7 +865,10 @@ mod tests {
             id: "../x",
             ..inputs()
         };
-        assert_eq!(err_with(&base(), &inp), "invalid container id format: \"../x\"");
+        assert_eq!(
+            err_with(&base(), &inp),
+            "invalid container id format: \"../x\""
+        );
     }
 
     #[test]
@@ -886,7 +887,10 @@ mod tests {
         assert_eq!(p.cgroup_path, "/system.slice/husk-c1.scope");
         let v = with(|v| drop(v["linux"].as_object_mut().unwrap().remove("cgroupsPath")));
         let p = plan(&v);
-        assert_eq!((p.cgroup_path.as_str(), p.explicit_cgroup), ("/husk/t", false));
+        assert_eq!(
+            (p.cgroup_path.as_str(), p.explicit_cgroup),
+            ("/husk/t", false)
+        );
     }
 
     #[test]
@@ -925,16 +929,18 @@ mod tests {
 
     #[test]
     fn process_fields_are_validated() {
-        let v = with(|v| {
-            v["process"]["capabilities"] = json!({"bounding": ["CAP_CHOWN", "CAP_NOPE"]})
-        });
+        let v =
+            with(|v| v["process"]["capabilities"] = json!({"bounding": ["CAP_CHOWN", "CAP_NOPE"]}));
         let e = err(&v);
         assert!(e.contains("CAP_NOPE"), "{e}");
         let v = with(|v| {
             v["process"]["rlimits"] = json!([{"type": "RLIMIT_NOPE", "hard": 1, "soft": 1}])
         });
         let e = err(&v);
-        assert!(e.contains("process.rlimits[0]") || e.contains("RLIMIT_NOPE"), "{e}");
+        assert!(
+            e.contains("process.rlimits[0]") || e.contains("RLIMIT_NOPE"),
+            "{e}"
+        );
     }
 
     #[test]
