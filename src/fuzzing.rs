@@ -6,39 +6,39 @@
 //! Not part of husk's interface; the runtime never calls it.
 
 use crate::container::state::{State, Status};
+use crate::spec::plan::{Inputs, Plan};
 use crate::spec::{parse_config_bytes, Bundle};
 use std::path::{Path, PathBuf};
 
-/// config.json: the raw and typed parse, then every check `create` makes
-/// before its first side effect (spec, cgroups path, seccomp, devices,
-/// idmapped mounts, mount options).
+/// config.json: the raw and typed parse, then `Plan::validate`, the very
+/// checks `create` makes before its first side effect (spec, namespaces,
+/// mounts and their options, idmaps, rootfsPropagation, hooks, process,
+/// id, cgroups path, console, seccomp, devices). An odd-length input takes
+/// `--systemd-cgroup`'s cgroups path rules.
 pub fn config(data: &[u8]) {
     let Ok((spec, mount_idmaps)) = parse_config_bytes(data, Path::new("config.json")) else {
         return;
     };
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
     let b = Bundle {
         dir: PathBuf::from("/nonexistent-bundle"),
         rootfs: PathBuf::from("/nonexistent-bundle/rootfs"),
         spec,
         mount_idmaps,
     };
-    if b.validate().is_err() {
-        return;
-    }
-    if let Some(linux) = b.spec.linux() {
-        let _ = crate::cgroups::resolve_path(linux.cgroups_path().as_deref(), "fuzz", false);
-        let _ = crate::cgroups::resolve_path(linux.cgroups_path().as_deref(), "fuzz", true);
-        if let Some(s) = linux.seccomp() {
-            let _ = crate::linux::seccomp::validate(s);
-        }
-        if let Some(d) = linux.devices() {
-            let _ = crate::linux::devices::validate(d);
-        }
-    }
-    let _ = crate::linux::idmap::plan(&b);
-    for m in b.spec.mounts().as_deref().unwrap_or(&[]) {
-        let _ = crate::linux::mountopts::parse(m.options().as_deref().unwrap_or(&[]));
-    }
+    let inputs = Inputs {
+        id: "fuzz",
+        systemd_cgroup: data.len() % 2 == 1,
+        rootless: false,
+        euid_root: true,
+        console_socket: terminal,
+        console_fd: false,
+    };
+    let _ = Plan::validate(b, &inputs);
 }
 
 /// state.json: parse, and the OCI state `husk state` would print.

@@ -245,7 +245,7 @@ fn cases() -> Vec<Case> {
         "process-number",
         "`\"process\": 5`",
         Error(
-            "parse config <bundle>/config.json: invalid type: integer `5`, expected struct Process"
+            "parse config <bundle>/config.json: process: invalid type: integer `5`, expected struct Process"
         ),
         |fx| create_with(fx, |c| c["process"] = json!(5))
     );
@@ -253,27 +253,27 @@ fn cases() -> Vec<Case> {
         "args-string",
         "`\"args\": \"sh\"`",
         Error(
-            "parse config <bundle>/config.json: invalid type: string \"sh\", expected a sequence"
+            "parse config <bundle>/config.json: process.args: invalid type: string \"sh\", expected a sequence"
         ),
         |fx| create_with(fx, |c| c["process"]["args"] = json!("sh"))
     );
     case!(
         "uid-string",
         "`\"uid\": \"0\"`",
-        Error("parse config <bundle>/config.json: invalid type: string \"0\", expected u32"),
+        Error("parse config <bundle>/config.json: process.user.uid: invalid type: string \"0\", expected u32"),
         |fx| create_with(fx, |c| c["process"]["user"]["uid"] = json!("0"))
     );
     case!(
         "uid-negative",
         "`\"uid\": -1`",
-        Error("parse config <bundle>/config.json: invalid value: integer `-1`, expected u32"),
+        Error("parse config <bundle>/config.json: process.user.uid: invalid value: integer `-1`, expected u32"),
         |fx| create_with(fx, |c| c["process"]["user"]["uid"] = json!(-1))
     );
     case!(
         "uid-too-big",
         "`\"uid\": 4294967296`",
         Error(
-            "parse config <bundle>/config.json: invalid value: integer `4294967296`, expected u32"
+            "parse config <bundle>/config.json: process.user.uid: invalid value: integer `4294967296`, expected u32"
         ),
         |fx| create_with(fx, |c| c["process"]["user"]["uid"] = json!(4294967296u64))
     );
@@ -308,7 +308,7 @@ fn cases() -> Vec<Case> {
     case!(
         "unknown-namespace",
         "namespace type `bogus`",
-        Error("parse config <bundle>/config.json: unknown variant `bogus`, expected one of `mount`, `cgroup`, `uts`, `ipc`, `user`, `pid`, `network`, `time`"),
+        Error("parse config <bundle>/config.json: linux.namespaces[5].type: unknown variant `bogus`, expected one of `mount`, `cgroup`, `uts`, `ipc`, `user`, `pid`, `network`, `time`"),
         |fx| create_with(fx, |c| {
             c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "bogus"}))
         })
@@ -339,7 +339,7 @@ fn cases() -> Vec<Case> {
     case!(
         "mount-no-destination",
         "a mount without `destination`",
-        Error("parse config <bundle>/config.json: missing field `destination`"),
+        Error("parse config <bundle>/config.json: mounts[7]: missing field `destination`"),
         |fx| create_with(fx, |c| {
             c["mounts"]
                 .as_array_mut()

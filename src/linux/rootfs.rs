@@ -9,9 +9,10 @@
 //! nothing but the files lxcfs emulates may be mounted inside /proc.
 
 use super::mountinfo;
-use super::mountopts::{self, MountOpts};
+use super::mountopts::MountOpts;
 use super::resolve::{self, Kind};
 use super::sys;
+use crate::spec::plan::MountPlan;
 use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
 use nix::fcntl::{openat, readlinkat, OFlag};
@@ -22,22 +23,6 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 const NONE: Option<&str> = None;
-
-/// Check the mounts before any side effect: destinations absolute, options known.
-pub fn validate_mounts(mounts: &[Mount]) -> Result<()> {
-    for m in mounts {
-        let d = m.destination();
-        if !d.is_absolute() {
-            bail!(
-                "mounts: destination {} must be an absolute path",
-                d.display()
-            );
-        }
-        mountopts::parse(m.options().as_deref().unwrap_or(&[]))
-            .with_context(|| format!("mounts: {}", d.display()))?;
-    }
-    Ok(())
-}
 
 /// Flags of the mount that holds `path` that a bind remount must keep: in a
 /// user namespace the kernel refuses to clear them ("locked" flags).
@@ -73,18 +58,11 @@ pub struct RootfsCtx<'a> {
 }
 
 /// Make our copy of the host's mounts slave (or what rootfsPropagation
-/// says), so nothing we mount propagates back to the host, and bind the
-/// rootfs onto itself so it is a mount point for pivot_root.
-pub fn prepare(ctx: &RootfsCtx, propagation: Option<&str>) -> Result<()> {
-    let flag = match propagation.unwrap_or("") {
-        "" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        p => {
-            let o = mountopts::parse(&[p.to_string()])?;
-            *o.propagation
-                .first()
-                .with_context(|| format!("linux.rootfsPropagation: invalid value {p:?}"))?
-        }
-    };
+/// says: `propagation`, as the plan parsed it), so nothing we mount
+/// propagates back to the host, and bind the rootfs onto itself so it is a
+/// mount point for pivot_root.
+pub fn prepare(ctx: &RootfsCtx, propagation: Option<MsFlags>) -> Result<()> {
+    let flag = propagation.unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
     mount(NONE, "/", NONE, flag, NONE).context("make / slave (rootfsPropagation)")?;
     make_rootfs_mount_private(ctx.rootfs)?;
     mount(
@@ -128,13 +106,13 @@ fn make_rootfs_mount_private(rootfs: &Path) -> Result<()> {
     })
 }
 
-/// Mount every entry of `mounts` inside the rootfs.
-/// `idmapped[i]` is the detached idmapped tree made by the parent for
-/// `mounts[i]`, if any.
+/// Mount every entry of `mounts` (as the plan parsed them) inside the
+/// rootfs. `idmapped[i]` is the detached idmapped tree made by the parent
+/// for `mounts[i]`, if any.
 pub fn mount_all(
     ctx: &RootfsCtx,
     root: BorrowedFd,
-    mounts: &[Mount],
+    mounts: &[MountPlan],
     idmapped: &[Option<OwnedFd>],
 ) -> Result<()> {
     for (i, m) in mounts.iter().enumerate() {
@@ -195,11 +173,15 @@ fn check_proc_mount(
     )
 }
 
-fn mount_one(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, tree: Option<&OwnedFd>) -> Result<()> {
-    let opts = mountopts::parse(m.options().as_deref().unwrap_or(&[]))?;
-    let typ = m.typ().as_deref().unwrap_or("");
+fn mount_one(
+    ctx: &RootfsCtx,
+    root: BorrowedFd,
+    mp: &MountPlan,
+    tree: Option<&OwnedFd>,
+) -> Result<()> {
+    let (m, opts, bind) = (&mp.mount, &mp.opts, mp.bind);
+    let typ = mp.typ();
     let dest = m.destination();
-    let bind = opts.is_bind() || typ == "bind";
     if !bind && typ.is_empty() {
         bail!("type is missing (and the mount is not a bind mount)");
     }
@@ -225,14 +207,14 @@ fn mount_one(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, tree: Option<&OwnedFd
     };
     check_proc_mount(root, &target, typ, source)?;
     if bind {
-        return bind_mount(ctx, root, m, &opts, tree, target, kind);
+        return bind_mount(ctx, root, m, opts, tree, target, kind);
     }
     if typ == "cgroup" || typ == "cgroup2" {
         drop(target);
-        return mount_cgroup(ctx, root, m, &opts);
+        return mount_cgroup(ctx, root, m, opts);
     }
     if opts.tmpcopyup && typ == "tmpfs" {
-        return tmpcopyup(root, dest, &target, &opts);
+        return tmpcopyup(root, dest, &target, opts);
     }
     let source = m
         .source()
@@ -273,7 +255,7 @@ fn mount_one(ctx: &RootfsCtx, root: BorrowedFd, m: &Mount, tree: Option<&OwnedFd
         Err(e) => return Err(e).with_context(|| format!("mount {typ} {}", source.display())),
     }
     drop(target);
-    finish_mount(root, dest, &opts, strict)
+    finish_mount(root, dest, opts, strict)
 }
 
 /// The destination again, after something was mounted on it: the old fd
@@ -657,12 +639,9 @@ fn hide_host_procfs(rootfs: &Path) -> Result<()> {
 
 /// After pivot: apply rootfsPropagation to / (if it asks for more than the
 /// default), and make / read-only when root.readonly is set.
-pub fn finalize(propagation: Option<&str>, readonly: bool) -> Result<()> {
-    if let Some(p) = propagation.filter(|p| !p.is_empty()) {
-        let o = mountopts::parse(&[p.to_string()])?;
-        for prop in &o.propagation {
-            mount(NONE, "/", NONE, *prop, NONE).context("apply rootfsPropagation to /")?;
-        }
+pub fn finalize(propagation: Option<MsFlags>, readonly: bool) -> Result<()> {
+    if let Some(prop) = propagation {
+        mount(NONE, "/", NONE, prop, NONE).context("apply rootfsPropagation to /")?;
     }
     if readonly {
         let f = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked_flags("/");

@@ -4,9 +4,8 @@
 
 use super::sync::{self, expect, send_msg, Msg};
 use super::InitArgs;
-use crate::linux::{
-    console, devices, hooks, namespaces, paths, process, resolve, rootfs, stdio, sys,
-};
+use crate::linux::{console, devices, hooks, namespaces, paths, process, rootfs, stdio, sys};
+use crate::spec::Plan;
 use anyhow::{bail, Context, Result};
 use nix::sched::{setns, unshare, CloneFlags};
 use oci_spec::runtime::LinuxNamespaceType as Ns;
@@ -43,7 +42,8 @@ enum Never {}
 /// and fork again if a pid or time namespace must take effect. Returns in
 /// the process that goes on to be the container's init.
 fn enter_namespaces(args: &mut InitArgs, sock: &OwnedFd) -> Result<()> {
-    let b = args.bundle;
+    let plan = args.plan;
+    let ns = &plan.namespaces;
     let joins = std::mem::take(&mut args.joins);
     let mut joined_mnt = None;
     for (typ, fd) in &joins {
@@ -60,29 +60,20 @@ fn enter_namespaces(args: &mut InitArgs, sock: &OwnedFd) -> Result<()> {
                 .with_context(|| format!("setns {typ} (linux.namespaces)"))?,
         }
     }
-    if b.has_new_ns(Ns::User) {
+    if ns.has_new(Ns::User) {
         unshare(CloneFlags::CLONE_NEWUSER).context("unshare user namespace")?;
         send_msg(sock, &Msg::MapsPlease)?;
         expect(sock, Msg::MapsDone)?;
-        nix::unistd::setresgid(0.into(), 0.into(), 0.into())
-            .context("setresgid 0 in the new user namespace")?;
-        nix::unistd::setresuid(0.into(), 0.into(), 0.into())
-            .context("setresuid 0 in the new user namespace")?;
+        become_root()?;
     }
     if let Some(fd) = joined_mnt {
         setns(fd.as_fd(), CloneFlags::CLONE_NEWNS).context("setns mnt (linux.namespaces)")?;
     }
-    let mut flags = CloneFlags::empty();
-    for ns in b.namespaces() {
-        if ns.path.is_none() && !matches!(ns.typ, Ns::User | Ns::Cgroup) {
-            flags |= namespaces::flag(ns.typ);
-        }
+    unshare(ns.unshare_flags()).context("unshare namespaces")?;
+    if ns.has_new(Ns::Time) {
+        write_time_offsets(plan)?;
     }
-    unshare(flags).context("unshare namespaces")?;
-    if b.has_new_ns(Ns::Time) {
-        write_time_offsets(b)?;
-    }
-    let must_fork = b.has_ns(Ns::Pid) || b.has_ns(Ns::Time);
+    let must_fork = ns.has(Ns::Pid) || ns.has(Ns::Time);
     if !must_fork {
         send_msg(sock, &Msg::Pid(nix::unistd::getpid().as_raw()))?;
         return Ok(());
@@ -98,13 +89,17 @@ fn enter_namespaces(args: &mut InitArgs, sock: &OwnedFd) -> Result<()> {
     }
 }
 
-fn write_time_offsets(b: &crate::spec::Bundle) -> Result<()> {
-    let Some(offs) = b
-        .spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.time_offsets().clone())
-    else {
+/// uid and gid 0 in the new user namespace, whose maps the parent wrote.
+fn become_root() -> Result<()> {
+    nix::unistd::setresgid(0.into(), 0.into(), 0.into())
+        .context("setresgid 0 in the new user namespace")?;
+    nix::unistd::setresuid(0.into(), 0.into(), 0.into())
+        .context("setresuid 0 in the new user namespace")?;
+    Ok(())
+}
+
+fn write_time_offsets(plan: &Plan) -> Result<()> {
+    let Some(offs) = plan.linux.time_offsets() else {
         return Ok(());
     };
     let mut text = String::new();
@@ -119,12 +114,9 @@ fn write_time_offsets(b: &crate::spec::Bundle) -> Result<()> {
         .context("write timens_offsets (linux.timeOffsets)")
 }
 
+/// The init's steps, in order; each is a function below.
 fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
-    let b = args.bundle;
-    let spec = &b.spec;
-    let linux = spec.linux().as_ref().context("linux is missing")?;
-    let proc_ = spec.process().as_ref().context("process is missing")?;
-
+    let plan = args.plan;
     if !args.direct {
         enter_namespaces(&mut args, sock)?;
     }
@@ -139,151 +131,40 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
     }
     // Also when husk itself runs in one (rootless Podman): no mknod, sysfs
     // only with a network namespace of the user namespace, locked flags.
-    let in_userns = b.has_ns(Ns::User) || crate::linux::rootless::running_in_userns();
-    if args.direct && b.has_new_ns(Ns::User) {
-        nix::unistd::setresgid(0.into(), 0.into(), 0.into())
-            .context("setresgid 0 in the new user namespace")?;
-        nix::unistd::setresuid(0.into(), 0.into(), 0.into())
-            .context("setresuid 0 in the new user namespace")?;
-        if b.has_new_ns(Ns::Ipc) {
-            // Now, not at the clone: the ipc namespace's mqueue root
-            // (/dev/mqueue) belongs to whoever made it, and at the clone we
-            // were nobody (65534) in the new user namespace. The indirect
-            // path unshares it as root too.
-            unshare(CloneFlags::CLONE_NEWIPC).context("unshare ipc namespace")?;
-        }
-    }
-    if b.has_new_ns(Ns::Cgroup) {
-        // After the parent moved us into the container's cgroup, so that
-        // becomes the namespace's root.
-        unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare cgroup namespace")?;
-    }
-    if !args.no_new_keyring {
-        // EDQUOT/ENOSYS on some hosts: like runc, carry on without one.
-        let _ = sys::join_session_keyring(&format!("_ses.{}", args.id));
-    }
-    if let Some(adj) = proc_.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .context("write oom_score_adj (process.oomScoreAdj)")?;
-    }
-
-    // Root filesystem.
-    let ctx = rootfs::RootfsCtx {
-        rootfs: &b.rootfs,
-        cgroup_path: args.cgroup_path,
-        in_userns,
-        new_cgroupns: b.has_new_ns(Ns::Cgroup),
-        // Ignored without SELinux (create warned).
-        mount_label: linux
-            .mount_label()
-            .as_deref()
-            .filter(|l| !l.is_empty() && crate::linux::process::selinux_enabled()),
-    };
-    let propagation = linux.rootfs_propagation().as_deref();
+    let in_userns = plan.namespaces.has(Ns::User) || crate::linux::rootless::running_in_userns();
+    finish_namespaces(&args)?;
     // Without a mount namespace of its own (new or joined) the container
     // shares the runtime's: its mounts are made there, inside the rootfs,
     // and it is chrooted into the rootfs. The propagation of the runtime's
-    // mounts is left alone (Bundle::validate refused rootfsPropagation,
+    // mounts is left alone (the plan refused rootfsPropagation,
     // root.readonly and masked or read-only paths for such a container).
-    let own_mntns = b.has_ns(Ns::Mount);
-    if own_mntns {
-        rootfs::prepare(&ctx, propagation)?;
-    }
-    let root = nix::fcntl::open(
-        &b.rootfs,
-        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .with_context(|| format!("open rootfs {}", b.rootfs.display()))?;
-    let mounts = spec.mounts().as_deref().unwrap_or(&[]);
-    rootfs::mount_all(&ctx, root.as_fd(), mounts, &args.idmapped)?;
-    args.idmapped.clear();
-    // Compared cleaned: `/tmp/../dev` is /dev too.
-    let dev_bound = mounts.iter().any(|m| {
-        resolve::clean(m.destination()) == std::path::Path::new("/dev")
-            && m.options()
-                .as_ref()
-                .is_some_and(|o| o.iter().any(|x| x == "bind" || x == "rbind"))
-    });
-    if !dev_bound {
-        devices::create_all(
-            root.as_fd(),
-            linux.devices().as_deref().unwrap_or(&[]),
-            in_userns,
-        )?;
-    }
-    let has_devpts = mounts
-        .iter()
-        .any(|m| resolve::clean(m.destination()) == std::path::Path::new("/dev/pts"));
-    devices::symlinks(root.as_fd(), has_devpts)?;
-    drop(root);
+    let own_mntns = plan.namespaces.has(Ns::Mount);
+    make_mounts(&mut args, in_userns, own_mntns)?;
 
     // prestart + createRuntime run in the parent, now that mounts exist.
     send_msg(sock, &Msg::HooksPlease)?;
     expect(sock, Msg::HooksDone)?;
-    let annotations = spec.annotations().clone().unwrap_or_default();
-    if let Some(h) = spec
-        .hooks()
-        .as_ref()
-        .and_then(|h| h.create_container().as_ref())
-    {
+    if let Some(h) = plan.hooks().and_then(|h| h.create_container().as_ref()) {
         // They run in the container's namespaces before pivot_root, with
         // the rootfs (as the host path names it) as their cwd, as runc's.
-        nix::unistd::chdir(&b.rootfs)
-            .with_context(|| format!("chdir {} (for createContainer hooks)", b.rootfs.display()))?;
+        nix::unistd::chdir(&plan.rootfs).with_context(|| {
+            format!(
+                "chdir {} (for createContainer hooks)",
+                plan.rootfs.display()
+            )
+        })?;
         // "created", as prestart's and createRuntime's state.
-        let st = hooks::state_json(args.id, "created", host_pid, &b.dir, &annotations);
+        let st = hooks::state_json(args.id, "created", host_pid, &plan.dir, &plan.annotations());
         hooks::run_all("createContainer", h, &st)?;
     }
 
-    if own_mntns {
-        rootfs::enter(&b.rootfs, args.no_pivot)?;
-    } else {
-        // No pivot_root (nor --no-pivot's move over /) in a namespace the
-        // host uses: a chroot, as runc and crun do.
-        nix::unistd::chdir(&b.rootfs).with_context(|| format!("chdir {}", b.rootfs.display()))?;
-        nix::unistd::chroot(".").context("chroot into the rootfs (no mount namespace)")?;
-        nix::unistd::chdir("/").context("chdir /")?;
-    }
-    stdio::reopen_dev_null()?;
-    process::create_cwd(proc_)?;
-
-    if proc_.terminal().unwrap_or(false) {
-        let size = proc_
-            .console_size()
-            .map(|s| (s.height() as u16, s.width() as u16));
-        console::setup(args.console.as_ref(), size)?;
-    }
-    args.console = None;
-
-    if let Some(h) = spec.hostname().as_ref().filter(|h| !h.is_empty()) {
-        nix::unistd::sethostname(h).context("sethostname (hostname)")?;
-    }
-    if let Some(d) = spec.domainname().as_ref().filter(|d| !d.is_empty()) {
-        std::fs::write("/proc/sys/kernel/domainname", d).context("set domainname (domainname)")?;
-    }
-    if let Some(sysctl) = linux.sysctl() {
-        // Checked against the namespaces by Bundle::validate; written
-        // without leaving /proc/sys.
-        crate::linux::sysctl::write_all(sysctl, in_userns)?;
-    }
-    if own_mntns {
-        paths::readonly(linux.readonly_paths().as_deref().unwrap_or(&[]))?;
-        paths::mask(linux.masked_paths().as_deref().unwrap_or(&[]))?;
-        // Last: an "unbindable" propagation would refuse the binds above.
-        rootfs::finalize(
-            propagation,
-            spec.root()
-                .as_ref()
-                .and_then(|r| r.readonly())
-                .unwrap_or(false),
-        )?;
-    }
+    enter_rootfs(&mut args, own_mntns)?;
+    set_identity(plan, in_userns, own_mntns)?;
 
     // Also makes every fd above stdio and the preserved ones close-on-exec.
     let (exec, late_filter) = super::setup::apply(
-        proc_,
-        linux.personality().as_ref(),
+        &plan.process,
+        plan.linux.personality().as_ref(),
         args.seccomp,
         args.preserve_fds,
         sock,
@@ -297,6 +178,128 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
     }
 
     send_msg(sock, &Msg::Ready)?;
+    wait_start_and_exec(&mut args, host_pid, exec)
+}
+
+/// The namespaces that are made late: on the direct path, root in the new
+/// user namespace and then the ipc one; the cgroup one (we are in our
+/// cgroup now); the session keyring; the oom score.
+fn finish_namespaces(args: &InitArgs) -> Result<()> {
+    let plan = args.plan;
+    let ns = &plan.namespaces;
+    if args.direct && ns.has_new(Ns::User) {
+        become_root()?;
+        if ns.has_new(Ns::Ipc) {
+            // Now, not at the clone: the ipc namespace's mqueue root
+            // (/dev/mqueue) belongs to whoever made it, and at the clone we
+            // were nobody (65534) in the new user namespace. The indirect
+            // path unshares it as root too.
+            unshare(CloneFlags::CLONE_NEWIPC).context("unshare ipc namespace")?;
+        }
+    }
+    if ns.has_new(Ns::Cgroup) {
+        // After the parent moved us into the container's cgroup, so that
+        // becomes the namespace's root.
+        unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare cgroup namespace")?;
+    }
+    if !args.no_new_keyring {
+        // EDQUOT/ENOSYS on some hosts: like runc, carry on without one.
+        let _ = sys::join_session_keyring(&format!("_ses.{}", args.id));
+    }
+    if let Some(adj) = plan.process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .context("write oom_score_adj (process.oomScoreAdj)")?;
+    }
+    Ok(())
+}
+
+/// The root filesystem: propagation, the spec's mounts (as the plan parsed
+/// them), device nodes and /dev's symlinks.
+fn make_mounts(args: &mut InitArgs, in_userns: bool, own_mntns: bool) -> Result<()> {
+    let plan = args.plan;
+    let ctx = rootfs::RootfsCtx {
+        rootfs: &plan.rootfs,
+        cgroup_path: &plan.cgroup_path,
+        in_userns,
+        new_cgroupns: plan.namespaces.has_new(Ns::Cgroup),
+        // None without SELinux (create warned).
+        mount_label: plan.mount_label.as_deref(),
+    };
+    if own_mntns {
+        rootfs::prepare(&ctx, plan.rootfs_propagation)?;
+    }
+    let root = nix::fcntl::open(
+        &plan.rootfs,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .with_context(|| format!("open rootfs {}", plan.rootfs.display()))?;
+    rootfs::mount_all(&ctx, root.as_fd(), &plan.mounts, &args.idmapped)?;
+    args.idmapped.clear();
+    if !plan.dev_bound {
+        devices::create_all(
+            root.as_fd(),
+            plan.linux.devices().as_deref().unwrap_or(&[]),
+            in_userns,
+        )?;
+    }
+    devices::symlinks(root.as_fd(), plan.has_devpts)
+}
+
+/// Into the rootfs (pivot_root, or a chroot without a mount namespace of
+/// its own), then stdio, the cwd and the console.
+fn enter_rootfs(args: &mut InitArgs, own_mntns: bool) -> Result<()> {
+    let plan = args.plan;
+    if own_mntns {
+        rootfs::enter(&plan.rootfs, args.no_pivot)?;
+    } else {
+        // No pivot_root (nor --no-pivot's move over /) in a namespace the
+        // host uses: a chroot, as runc and crun do.
+        nix::unistd::chdir(&plan.rootfs)
+            .with_context(|| format!("chdir {}", plan.rootfs.display()))?;
+        nix::unistd::chroot(".").context("chroot into the rootfs (no mount namespace)")?;
+        nix::unistd::chdir("/").context("chdir /")?;
+    }
+    stdio::reopen_dev_null()?;
+    let proc_ = &plan.process;
+    process::create_cwd(proc_)?;
+    if plan.terminal {
+        let size = proc_
+            .console_size()
+            .map(|s| (s.height() as u16, s.width() as u16));
+        console::setup(args.console.as_ref(), size)?;
+    }
+    args.console = None;
+    Ok(())
+}
+
+/// Hostname, domainname, sysctls; then read-only and masked paths and the
+/// root's propagation and read-only flag.
+fn set_identity(plan: &Plan, in_userns: bool, own_mntns: bool) -> Result<()> {
+    let spec = &plan.spec;
+    if let Some(h) = spec.hostname().as_ref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(h).context("sethostname (hostname)")?;
+    }
+    if let Some(d) = spec.domainname().as_ref().filter(|d| !d.is_empty()) {
+        std::fs::write("/proc/sys/kernel/domainname", d).context("set domainname (domainname)")?;
+    }
+    if let Some(sysctl) = plan.linux.sysctl() {
+        // Checked against the namespaces by the plan; written without
+        // leaving /proc/sys.
+        crate::linux::sysctl::write_all(sysctl, in_userns)?;
+    }
+    if own_mntns {
+        paths::readonly(plan.linux.readonly_paths().as_deref().unwrap_or(&[]))?;
+        paths::mask(plan.linux.masked_paths().as_deref().unwrap_or(&[]))?;
+        // Last: an "unbindable" propagation would refuse the binds above.
+        rootfs::finalize(plan.rootfs_propagation, plan.root_readonly)?;
+    }
+    Ok(())
+}
+
+/// Wait for `start`, run the startContainer hooks, execve.
+fn wait_start_and_exec(args: &mut InitArgs, host_pid: i32, exec: process::Exec) -> Result<Never> {
+    let plan = args.plan;
     // Wait for `start`: it writes one byte to exec.fifo. We keep the fifo
     // open (close-on-exec) until execve: `start` waits until no reader is
     // left, and reads back an error if we failed before exec.
@@ -321,13 +324,9 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
         eprintln!("husk: {msg}");
         sys::exit_now(1)
     };
-    if let Some(h) = spec
-        .hooks()
-        .as_ref()
-        .and_then(|h| h.start_container().as_ref())
-    {
+    if let Some(h) = plan.hooks().and_then(|h| h.start_container().as_ref()) {
         // The user process has not run yet: the container is "created".
-        let st = hooks::state_json(args.id, "created", host_pid, &b.dir, &annotations);
+        let st = hooks::state_json(args.id, "created", host_pid, &plan.dir, &plan.annotations());
         if let Err(e) = hooks::run_all("startContainer", h, &st) {
             fail(format!("{e:#}"));
         }

@@ -9,7 +9,7 @@ pub mod parent;
 pub mod setup;
 pub mod sync;
 
-use crate::spec::Bundle;
+use crate::spec::Plan;
 use oci_spec::runtime::LinuxNamespaceType;
 use std::os::fd::OwnedFd;
 
@@ -17,8 +17,8 @@ use std::os::fd::OwnedFd;
 /// copy of our memory that clone gives it.
 pub struct InitArgs<'a> {
     pub id: &'a str,
-    pub bundle: &'a Bundle,
-    pub cgroup_path: &'a str,
+    /// The checked config (its cgroup path resolved).
+    pub plan: &'a Plan,
     /// exec.fifo, opened O_RDWR: `start` writes one byte to it.
     pub fifo: Option<OwnedFd>,
     /// Connected `--console-socket`.

@@ -1,15 +1,15 @@
-//! `create`, husk's side: validate, make the state dir, clone the init,
-//! answer its requests, save the state once it is ready. On any error,
-//! everything made so far is undone.
+//! `create`, husk's side: check the bundle (`spec::Plan`), make the state
+//! dir, clone the init, answer its requests, save the state once it is
+//! ready. On any error, everything made so far is undone.
 
 use super::clone::{clone, Forked};
 use super::sync::{self, recv_msg, send_msg, Msg};
 use super::InitArgs;
-use crate::cgroups::{self, Cgroup};
+use crate::cgroups::Cgroup;
 use crate::container::state::{self, State};
 use crate::container::Container;
 use crate::linux::{console, hooks, namespaces};
-use crate::spec::Bundle;
+use crate::spec::plan::{Inputs, Plan};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxNamespaceType as Ns;
 use std::os::fd::OwnedFd;
@@ -66,80 +66,29 @@ impl Drop for Cleanup<'_> {
     }
 }
 
+impl CreateOpts<'_> {
+    /// What the plan's checks need to know besides the bundle.
+    pub fn inputs(&self) -> Inputs<'_> {
+        Inputs {
+            id: self.id,
+            systemd_cgroup: self.systemd_cgroup,
+            rootless: self.rootless,
+            euid_root: nix::unistd::geteuid().is_root(),
+            console_socket: self.console_socket.is_some(),
+            console_fd: self.console_fd.is_some(),
+        }
+    }
+}
+
 /// Create the container; returns it with its state saved and the init
-/// blocked on exec.fifo.
+/// blocked on exec.fifo. The steps, in order: check (the plan), prepare
+/// what needs no undo, make the state dir and save the state, clone the
+/// init, write its maps, put it in its cgroup, answer its requests (hooks,
+/// seccomp listener), save the final state.
 pub fn create(o: &CreateOpts) -> Result<Container> {
     // Everything that can be checked is checked before any side effect.
-    let bundle = Bundle::load(o.bundle)?;
-    crate::container::validate_id(o.id)?;
-    let linux = bundle.spec.linux().as_ref().context("linux is missing")?;
-    let cgroups_path = linux
-        .cgroups_path()
-        .as_deref()
-        .filter(|p| !p.as_os_str().is_empty());
-    let cgroup_path = if o.rootless && cgroups_path.is_none() {
-        cgroups::rootless_default_path(o.id, o.systemd_cgroup)?
-    } else {
-        cgroups::resolve_path(cgroups_path, o.id, o.systemd_cgroup)?
-    };
-    if !nix::unistd::geteuid().is_root() {
-        // runc's checks for a rootless container (euid != 0), before the
-        // kernel's EPERM.
-        if !bundle.has_ns(Ns::User) {
-            bail!("linux.namespaces: a rootless container (husk is not run by root) requires a user namespace (husk spec --rootless writes such a config)");
-        }
-        if bundle.has_new_ns(Ns::User) {
-            if linux.uid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
-                bail!("linux.uidMappings: a rootless container requires at least one uid mapping");
-            }
-            if linux.gid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
-                bail!("linux.gidMappings: a rootless container requires at least one gid mapping");
-            }
-        }
-    }
-    let joins = namespaces::open_joins(&bundle.namespaces())?;
-    let terminal = bundle
-        .spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.terminal())
-        .unwrap_or(false);
-    let console = match (terminal, o.console_socket, o.console_fd) {
-        (true, Some(p), _) => Some(console::connect(p)?),
-        (true, None, Some(fd)) => Some(fd.try_clone().context("dup console socket")?),
-        (true, None, None) => bail!("process.terminal is true: --console-socket is required"),
-        (false, Some(_), _) => bail!("--console-socket is set but process.terminal is false"),
-        _ => None,
-    };
-    // Compiled now: a profile libseccomp refuses fails before any side
-    // effect, and the init only has to load it.
-    let seccomp = match linux.seccomp() {
-        Some(s) => {
-            crate::linux::seccomp::validate(s)?;
-            Some(crate::linux::seccomp::Program::compile(s)?)
-        }
-        None => None,
-    };
-    if let Some(d) = linux.devices() {
-        crate::linux::devices::validate(d)?;
-    }
-    let idmap_plan = crate::linux::idmap::plan(&bundle)?;
-    if let Some(dir) = Cgroup::new(&cgroup_path).frozen_before_create()? {
-        // The init would be frozen on joining it, and create would hang.
-        bail!(
-            "container's cgroup is frozen: {} (thaw it, or use another linux.cgroupsPath)",
-            dir.display()
-        );
-    }
-    if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty())
-        && !crate::linux::process::selinux_enabled()
-    {
-        // A label only SELinux would enforce: without it, nothing to do
-        // (crun does the same; runc passes it to mount(2) and fails).
-        crate::logging::warn(
-            "linux.mountLabel is ignored: SELinux is disabled or not supported on this host",
-        );
-    }
+    let plan = Plan::from_bundle(o.bundle, &o.inputs())?;
+    let pre = prepare(o, &plan)?;
 
     let container = Container::create_dir(o.root, o.id)?;
     let mut cleanup = Cleanup {
@@ -150,27 +99,11 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
         pid_file: None,
         armed: true,
     };
-    let mut st = State {
-        id: o.id.to_string(),
-        pid: 0,
-        pid_start_time: 0,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created: crate::logging::rfc3339_now(),
-        owner: String::new(),
-        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
-        cgroup_path: cgroup_path.clone(),
-        systemd: o.systemd_cgroup,
-        shared_pid_ns: !bundle.has_new_ns(Ns::Pid),
-        hooks: bundle.spec.hooks().clone(),
-        rootless: o.rootless,
-        no_new_keyring: o.no_new_keyring,
-        creating: true,
-    };
+    let mut st = initial_state(o, &plan);
     // Saved before anything else exists, so that a crash from here on
     // leaves a state that `delete --force` can clean up.
     st.save(&container.dir)?;
-    cleanup.cgroup_path = cgroup_path.clone();
+    cleanup.cgroup_path = plan.cgroup_path.clone();
 
     let fifo_path = container.fifo_path();
     nix::unistd::mkfifo(
@@ -187,83 +120,9 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
     )
     .with_context(|| format!("open {}", fifo_path.display()))?;
 
-    let direct = joins.is_empty() && !bundle.has_new_ns(Ns::Time);
-    let mut flags = 0;
-    if direct {
-        let new_user = bundle.has_new_ns(Ns::User);
-        for ns in bundle.namespaces() {
-            // The cgroup namespace is unshared by the init once it is in its
-            // cgroup; with a new user namespace, the ipc one once the init is
-            // root there (see init::run).
-            if ns.typ != Ns::Cgroup && !(new_user && ns.typ == Ns::Ipc) {
-                flags |= ns.clone_flag();
-            }
-        }
-    }
-    if o.subreaper && !direct {
-        nix::sys::prctl::set_child_subreaper(true).context("prctl PR_SET_CHILD_SUBREAPER")?;
-    }
-    let (parent_sock, child_sock) = sync::pair()?;
-    let idmapped = crate::linux::idmap::prepare(&bundle, &idmap_plan)?;
-    let args = InitArgs {
-        id: o.id,
-        bundle: &bundle,
-        cgroup_path: &cgroup_path,
-        fifo: Some(fifo),
-        console,
-        no_pivot: o.no_pivot,
-        no_new_keyring: o.no_new_keyring,
-        preserve_fds: o.preserve_fds,
-        joins,
-        direct,
-        lock_fd: container.lock_fd(),
-        idmapped,
-        seccomp: seccomp.as_ref(),
-        dumpable_until_maps: bundle.has_new_ns(Ns::User)
-            && (!nix::unistd::geteuid().is_root() || crate::linux::rootless::running_in_userns()),
-    };
-    crate::crash_point("create:before-clone");
-    crate::fail_point("create:before-clone")?;
-    // --- the clone: husk is single-threaded here, as everywhere ---
-    let child = match clone(flags)? {
-        Forked::Child => {
-            drop(parent_sock);
-            super::init::child_main(args, child_sock)
-        }
-        Forked::Parent(pid) => pid,
-    };
-    drop(args);
-    drop(child_sock);
+    let (child, sock, direct) = spawn_init(o, &plan, pre, fifo, &container)?;
     cleanup.pids.push(child);
-
-    let uid_maps = linux.uid_mappings().clone().unwrap_or_default();
-    let gid_maps = linux.gid_mappings().clone().unwrap_or_default();
-    let init_pid = if direct {
-        if bundle.has_new_ns(Ns::User) {
-            namespaces::write_id_maps(child, &uid_maps, &gid_maps)?;
-        }
-        child
-    } else {
-        loop {
-            match recv_msg(&parent_sock)? {
-                Some(Msg::MapsPlease) => {
-                    namespaces::write_id_maps(child, &uid_maps, &gid_maps)?;
-                    send_msg(&parent_sock, &Msg::MapsDone)?;
-                }
-                Some(Msg::Pid(p)) => {
-                    if p != child {
-                        // The intermediate process exits after the fork.
-                        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child), None);
-                        cleanup.pids = vec![p];
-                    }
-                    break p;
-                }
-                Some(Msg::Error(e)) => bail!("{e}"),
-                Some(m) => bail!("init sync channel: unexpected {m:?}"),
-                None => bail!("container init exited during namespace setup"),
-            }
-        }
-    };
+    let init_pid = await_init_pid(&plan, child, direct, &sock, &mut cleanup)?;
 
     crate::crash_point("create:after-clone");
     crate::fail_point("create:after-clone")?;
@@ -274,61 +133,9 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
         .map(|s| s.1)
         .context("read the init's start time")?;
     st.save(&container.dir)?;
-    let mut cg = Cgroup::for_create(&cgroup_path, o.rootless, cgroups_path.is_some());
-    cg.apply(init_pid)?;
-    crate::crash_point("create:after-cgroup");
-    crate::fail_point("create:after-cgroup")?;
-    // Always: without resources, runc still confines devices to its
-    // default list.
-    let no_resources = oci_spec::runtime::LinuxResources::default();
-    cg.set(linux.resources().as_ref().unwrap_or(&no_resources))?;
-    crate::fail_point("create:after-resources")?;
-    send_msg(&parent_sock, &Msg::Go(init_pid))?;
-
-    loop {
-        match recv_msg(&parent_sock)? {
-            Some(Msg::HooksPlease) => {
-                if let Some(h) = bundle.spec.hooks() {
-                    // "created": the runtime environment exists (after step
-                    // 2 of the spec's lifecycle), as crun says; runc 1.1
-                    // says "creating". They run in the bundle directory, as
-                    // with runc and crun.
-                    let json =
-                        hooks::state_json(o.id, "created", init_pid, &bundle.dir, &st.annotations);
-                    let cwd = Some(bundle.dir.as_path());
-                    #[allow(deprecated)]
-                    if let Some(list) = h.prestart() {
-                        hooks::run_all_in("prestart", list, &json, cwd)?;
-                    }
-                    if let Some(list) = h.create_runtime() {
-                        hooks::run_all_in("createRuntime", list, &json, cwd)?;
-                    }
-                }
-                crate::crash_point("create:after-mounts");
-                crate::fail_point("create:after-mounts")?;
-                send_msg(&parent_sock, &Msg::HooksDone)?;
-            }
-            Some(Msg::SeccompFd(remote)) => {
-                // The init loaded a filter with SCMP_ACT_NOTIFY: pass its
-                // listener on to the seccomp agent. The init may go on once
-                // we hold a copy; it waits for the agent on notified
-                // syscalls anyway.
-                let sec = linux
-                    .seccomp()
-                    .as_ref()
-                    .context("init sent a seccomp fd but linux.seccomp is unset")?;
-                let fd = crate::linux::seccomp::take_listener_fd(init_pid, remote)?;
-                send_msg(&parent_sock, &Msg::SeccompFdDone)?;
-                let json =
-                    hooks::state_json(o.id, "creating", init_pid, &bundle.dir, &st.annotations);
-                crate::linux::seccomp::send_to_agent(sec, &fd, init_pid, &json)?;
-            }
-            Some(Msg::Ready) => break,
-            Some(Msg::Error(e)) => bail!("{e}"),
-            Some(m) => bail!("init sync channel: unexpected {m:?}"),
-            None => bail!("container init exited before it was ready"),
-        }
-    }
+    confine(o, &plan, init_pid)?;
+    send_msg(&sock, &Msg::Go(init_pid))?;
+    serve_init(o, &plan, &st, init_pid, &sock)?;
 
     crate::crash_point("create:before-save");
     crate::fail_point("create:before-save")?;
@@ -345,6 +152,231 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
     let mut container = container;
     container.state = st;
     Ok(container)
+}
+
+/// What the parent makes before the state directory, none of which needs
+/// undoing: the joined namespaces' fds, the console socket, the compiled
+/// seccomp program. Also the last host checks.
+struct Prepared {
+    joins: Vec<(Ns, OwnedFd)>,
+    console: Option<OwnedFd>,
+    seccomp: Option<crate::linux::seccomp::Program>,
+}
+
+fn prepare(o: &CreateOpts, plan: &Plan) -> Result<Prepared> {
+    let joins = namespaces::open_joins(plan.namespaces.entries())?;
+    // The plan checked that a terminal has a socket, and the reverse.
+    let console = match (plan.terminal, o.console_socket, o.console_fd) {
+        (true, Some(p), _) => Some(console::connect(p)?),
+        (true, None, Some(fd)) => Some(fd.try_clone().context("dup console socket")?),
+        _ => None,
+    };
+    // Compiled now: a profile libseccomp refuses fails before any side
+    // effect, and the init only has to load it.
+    let seccomp = match plan.linux.seccomp() {
+        Some(s) => Some(crate::linux::seccomp::Program::compile(s)?),
+        None => None,
+    };
+    if let Some(dir) = Cgroup::new(&plan.cgroup_path).frozen_before_create()? {
+        // The init would be frozen on joining it, and create would hang.
+        bail!(
+            "container's cgroup is frozen: {} (thaw it, or use another linux.cgroupsPath)",
+            dir.display()
+        );
+    }
+    if plan.mount_label_ignored {
+        // A label only SELinux would enforce: without it, nothing to do
+        // (crun does the same; runc passes it to mount(2) and fails).
+        crate::logging::warn(
+            "linux.mountLabel is ignored: SELinux is disabled or not supported on this host",
+        );
+    }
+    Ok(Prepared {
+        joins,
+        console,
+        seccomp,
+    })
+}
+
+/// The state saved first, with `creating` set and no pid yet.
+fn initial_state(o: &CreateOpts, plan: &Plan) -> State {
+    State {
+        id: o.id.to_string(),
+        pid: 0,
+        pid_start_time: 0,
+        bundle: plan.dir.clone(),
+        rootfs: plan.rootfs.clone(),
+        created: crate::logging::rfc3339_now(),
+        owner: String::new(),
+        annotations: plan.annotations(),
+        cgroup_path: plan.cgroup_path.clone(),
+        systemd: o.systemd_cgroup,
+        shared_pid_ns: !plan.namespaces.has_new(Ns::Pid),
+        hooks: plan.spec.hooks().clone(),
+        rootless: o.rootless,
+        no_new_keyring: o.no_new_keyring,
+        creating: true,
+    }
+}
+
+/// Clone the init (the child runs init::child_main and never returns
+/// here). Returns the child's pid, our end of the sync socket, and whether
+/// the clone itself made the namespaces (the direct path).
+fn spawn_init(
+    o: &CreateOpts,
+    plan: &Plan,
+    pre: Prepared,
+    fifo: OwnedFd,
+    container: &Container,
+) -> Result<(i32, OwnedFd, bool)> {
+    let direct = pre.joins.is_empty() && !plan.namespaces.has_new(Ns::Time);
+    let flags = if direct {
+        plan.namespaces.clone_flags()
+    } else {
+        0
+    };
+    if o.subreaper && !direct {
+        nix::sys::prctl::set_child_subreaper(true).context("prctl PR_SET_CHILD_SUBREAPER")?;
+    }
+    let (parent_sock, child_sock) = sync::pair()?;
+    let idmapped = crate::linux::idmap::prepare(&plan.mounts)?;
+    let args = InitArgs {
+        id: o.id,
+        plan,
+        fifo: Some(fifo),
+        console: pre.console,
+        no_pivot: o.no_pivot,
+        no_new_keyring: o.no_new_keyring,
+        preserve_fds: o.preserve_fds,
+        joins: pre.joins,
+        direct,
+        lock_fd: container.lock_fd(),
+        idmapped,
+        seccomp: pre.seccomp.as_ref(),
+        dumpable_until_maps: plan.namespaces.has_new(Ns::User)
+            && (!nix::unistd::geteuid().is_root() || crate::linux::rootless::running_in_userns()),
+    };
+    crate::crash_point("create:before-clone");
+    crate::fail_point("create:before-clone")?;
+    // --- the clone: husk is single-threaded here, as everywhere ---
+    let child = match clone(flags)? {
+        Forked::Child => {
+            drop(parent_sock);
+            super::init::child_main(args, child_sock)
+        }
+        Forked::Parent(pid) => pid,
+    };
+    drop(args);
+    drop(child_sock);
+    Ok((child, parent_sock, direct))
+}
+
+/// Write the init's id maps (at once on the direct path, when it asks on
+/// the other) and learn its pid, which differs from `child` when it forked
+/// into a new pid or time namespace.
+fn await_init_pid(
+    plan: &Plan,
+    child: i32,
+    direct: bool,
+    sock: &OwnedFd,
+    cleanup: &mut Cleanup,
+) -> Result<i32> {
+    let uid_maps = plan.linux.uid_mappings().as_deref().unwrap_or(&[]);
+    let gid_maps = plan.linux.gid_mappings().as_deref().unwrap_or(&[]);
+    if direct {
+        if plan.namespaces.has_new(Ns::User) {
+            namespaces::write_id_maps(child, uid_maps, gid_maps)?;
+        }
+        return Ok(child);
+    }
+    loop {
+        match recv_msg(sock)? {
+            Some(Msg::MapsPlease) => {
+                namespaces::write_id_maps(child, uid_maps, gid_maps)?;
+                send_msg(sock, &Msg::MapsDone)?;
+            }
+            Some(Msg::Pid(p)) => {
+                if p != child {
+                    // The intermediate process exits after the fork.
+                    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child), None);
+                    cleanup.pids = vec![p];
+                }
+                return Ok(p);
+            }
+            Some(Msg::Error(e)) => bail!("{e}"),
+            Some(m) => bail!("init sync channel: unexpected {m:?}"),
+            None => bail!("container init exited during namespace setup"),
+        }
+    }
+}
+
+/// Put the init in its cgroup and apply the limits.
+fn confine(o: &CreateOpts, plan: &Plan, init_pid: i32) -> Result<()> {
+    let mut cg = Cgroup::for_create(&plan.cgroup_path, o.rootless, plan.explicit_cgroup);
+    cg.apply(init_pid)?;
+    crate::crash_point("create:after-cgroup");
+    crate::fail_point("create:after-cgroup")?;
+    // Always: without resources, runc still confines devices to its
+    // default list.
+    let no_resources = oci_spec::runtime::LinuxResources::default();
+    cg.set(plan.linux.resources().as_ref().unwrap_or(&no_resources))?;
+    crate::fail_point("create:after-resources")
+}
+
+/// Answer the init until it is ready: run prestart and createRuntime hooks
+/// once its mounts exist, pass a seccomp listener on to the agent.
+fn serve_init(
+    o: &CreateOpts,
+    plan: &Plan,
+    st: &State,
+    init_pid: i32,
+    sock: &OwnedFd,
+) -> Result<()> {
+    loop {
+        match recv_msg(sock)? {
+            Some(Msg::HooksPlease) => {
+                if let Some(h) = plan.hooks() {
+                    // "created": the runtime environment exists (after step
+                    // 2 of the spec's lifecycle), as crun says; runc 1.1
+                    // says "creating". They run in the bundle directory, as
+                    // with runc and crun.
+                    let json =
+                        hooks::state_json(o.id, "created", init_pid, &plan.dir, &st.annotations);
+                    let cwd = Some(plan.dir.as_path());
+                    #[allow(deprecated)]
+                    if let Some(list) = h.prestart() {
+                        hooks::run_all_in("prestart", list, &json, cwd)?;
+                    }
+                    if let Some(list) = h.create_runtime() {
+                        hooks::run_all_in("createRuntime", list, &json, cwd)?;
+                    }
+                }
+                crate::crash_point("create:after-mounts");
+                crate::fail_point("create:after-mounts")?;
+                send_msg(sock, &Msg::HooksDone)?;
+            }
+            Some(Msg::SeccompFd(remote)) => {
+                // The init loaded a filter with SCMP_ACT_NOTIFY: pass its
+                // listener on to the seccomp agent. The init may go on once
+                // we hold a copy; it waits for the agent on notified
+                // syscalls anyway.
+                let sec = plan
+                    .linux
+                    .seccomp()
+                    .as_ref()
+                    .context("init sent a seccomp fd but linux.seccomp is unset")?;
+                let fd = crate::linux::seccomp::take_listener_fd(init_pid, remote)?;
+                send_msg(sock, &Msg::SeccompFdDone)?;
+                let json =
+                    hooks::state_json(o.id, "creating", init_pid, &plan.dir, &st.annotations);
+                crate::linux::seccomp::send_to_agent(sec, &fd, init_pid, &json)?;
+            }
+            Some(Msg::Ready) => return Ok(()),
+            Some(Msg::Error(e)) => bail!("{e}"),
+            Some(m) => bail!("init sync channel: unexpected {m:?}"),
+            None => bail!("container init exited before it was ready"),
+        }
+    }
 }
 
 /// The pid file: the decimal pid, no newline, written atomically, and
