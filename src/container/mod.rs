@@ -30,26 +30,8 @@ pub struct Container {
     _lock: Option<OwnedFd>,
 }
 
-/// runc's rule for ids: letters, digits, `_ + - .`, and not `.` or `..`.
-pub fn validate_id(id: &str) -> Result<()> {
-    // The id names a directory: a file name is at most 255 bytes.
-    if id.len() > 255 {
-        bail!(
-            "invalid container id: {} bytes long, at most 255 allowed",
-            id.len()
-        );
-    }
-    let ok = !id.is_empty()
-        && id != "."
-        && id != ".."
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b));
-    if !ok {
-        bail!("invalid container id format: {id:?}");
-    }
-    Ok(())
-}
+/// Checked by the plan; here for the commands that take an id.
+pub use crate::spec::validate_id;
 
 fn open_dir(dir: &Path) -> std::io::Result<OwnedFd> {
     use std::os::unix::fs::OpenOptionsExt;

@@ -10,10 +10,10 @@
 
 use super::clone::{clone, Forked};
 use super::sys;
-use crate::spec::plan::MountPlan;
 use anyhow::{Context, Result};
 use oci_spec::runtime::LinuxIdMapping;
 use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
 
 /// The uid and gid maps of one idmapped mount.
 #[derive(Debug, Clone, Default)]
@@ -22,29 +22,31 @@ pub struct IdMaps {
     pub gid: Vec<LinuxIdMapping>,
 }
 
-/// Make the detached idmapped trees, one per mount the plan idmaps.
-pub fn prepare(mounts: &[MountPlan]) -> Result<Vec<Option<OwnedFd>>> {
-    let mut out = Vec::with_capacity(mounts.len());
-    for (i, m) in mounts.iter().enumerate() {
-        let Some(idmap) = &m.idmap else {
-            out.push(None);
-            continue;
-        };
-        let what = || format!("mounts[{i}] ({})", m.destination().display());
-        let source = m
-            .mount
-            .source()
-            .as_ref()
-            .with_context(|| format!("{}: bind mount without source", what()))?;
-        let rbind = m.opts.flags.contains(nix::mount::MsFlags::MS_REC);
-        let userns = userns_with(&idmap.maps).with_context(what)?;
-        let tree = sys::open_tree_clone(source, rbind)
-            .with_context(|| format!("{}: open_tree {}", what(), source.display()))?;
-        sys::mount_setattr(tree.as_fd(), idmap.recursive, sys::MOUNT_ATTR_IDMAP, 0, Some(userns.as_fd()))
-            .with_context(|| format!("{}: mount_setattr MOUNT_ATTR_IDMAP (does the filesystem of {} support idmapped mounts?)", what(), source.display()))?;
-        out.push(Some(tree));
-    }
-    Ok(out)
+/// A detached copy of the mount tree at `source` (recursive with `rbind`),
+/// idmapped with `maps` (on every mount of the copy with `recursive`).
+pub fn idmapped_tree(
+    source: &Path,
+    rbind: bool,
+    maps: &IdMaps,
+    recursive: bool,
+) -> Result<OwnedFd> {
+    let userns = userns_with(maps)?;
+    let tree = sys::open_tree_clone(source, rbind)
+        .with_context(|| format!("open_tree {}", source.display()))?;
+    sys::mount_setattr(
+        tree.as_fd(),
+        recursive,
+        sys::MOUNT_ATTR_IDMAP,
+        0,
+        Some(userns.as_fd()),
+    )
+    .with_context(|| {
+        format!(
+            "mount_setattr MOUNT_ATTR_IDMAP (does the filesystem of {} support idmapped mounts?)",
+            source.display()
+        )
+    })?;
+    Ok(tree)
 }
 
 /// A user namespace with these maps: a short-lived child unshares one, we

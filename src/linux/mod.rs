@@ -12,7 +12,6 @@ pub mod namespaces;
 pub mod paths;
 pub mod process;
 pub mod resolve;
-pub mod rootfs;
 pub mod rootless;
 pub mod sched;
 pub mod sealed_exe;

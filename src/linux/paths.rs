@@ -4,7 +4,6 @@
 //! a symlink cannot redirect the mount.
 
 use super::resolve;
-use super::rootfs::locked_flags;
 use super::sys;
 use anyhow::{Context, Result};
 use nix::fcntl::OFlag;
@@ -21,6 +20,30 @@ fn open_root() -> Result<OwnedFd> {
         nix::sys::stat::Mode::empty(),
     )?;
     Ok(fd)
+}
+
+/// Flags of the mount that holds `path` that a bind remount must keep: in a
+/// user namespace the kernel refuses to clear them ("locked" flags).
+pub fn locked_flags(path: &str) -> MsFlags {
+    use nix::sys::statvfs::{statvfs, FsFlags};
+    let Ok(st) = statvfs(path) else {
+        return MsFlags::empty();
+    };
+    let f = st.flags();
+    let mut out = MsFlags::empty();
+    for (a, b) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if f.contains(a) {
+            out |= b;
+        }
+    }
+    out
 }
 
 /// Hide each path: /dev/null over a file, an empty read-only tmpfs over a

@@ -2,9 +2,10 @@
 //! and youki share. Runs in the child: errors are sent to the parent as
 //! `Error(chain)` and the child exits; nothing here may panic.
 
+use super::rootfs;
 use super::sync::{self, expect, send_msg, Msg};
 use super::InitArgs;
-use crate::linux::{console, devices, hooks, namespaces, paths, process, rootfs, stdio, sys};
+use crate::linux::{console, devices, hooks, namespaces, paths, process, stdio, sys};
 use crate::spec::Plan;
 use anyhow::{bail, Context, Result};
 use nix::sched::{setns, unshare, CloneFlags};

@@ -6,6 +6,7 @@ pub use crate::linux::clone;
 pub mod exec;
 pub mod init;
 pub mod parent;
+pub mod rootfs;
 pub mod setup;
 pub mod sync;
 

@@ -239,7 +239,7 @@ fn spawn_init(
         nix::sys::prctl::set_child_subreaper(true).context("prctl PR_SET_CHILD_SUBREAPER")?;
     }
     let (parent_sock, child_sock) = sync::pair()?;
-    let idmapped = crate::linux::idmap::prepare(&plan.mounts)?;
+    let idmapped = super::rootfs::prepare_idmapped(&plan.mounts)?;
     let args = InitArgs {
         id: o.id,
         plan,

@@ -34,6 +34,27 @@ impl NsEntry {
     }
 }
 
+/// runc's rule for ids: letters, digits, `_ + - .`, and not `.` or `..`.
+pub fn validate_id(id: &str) -> Result<()> {
+    // The id names a directory: a file name is at most 255 bytes.
+    if id.len() > 255 {
+        bail!(
+            "invalid container id: {} bytes long, at most 255 allowed",
+            id.len()
+        );
+    }
+    let ok = !id.is_empty()
+        && id != "."
+        && id != ".."
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b));
+    if !ok {
+        bail!("invalid container id format: {id:?}");
+    }
+    Ok(())
+}
+
 /// Parse config.json from `path`, with the file name in every error and
 /// the JSON path of the bad field in type errors.
 pub fn parse_config(path: &Path) -> Result<Spec> {

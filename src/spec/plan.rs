@@ -182,7 +182,7 @@ impl Plan {
         if let Some(h) = spec.hooks() {
             check_hooks(h)?;
         }
-        crate::container::validate_id(inputs.id)?;
+        super::validate_id(inputs.id)?;
         let (cgroup_path, explicit_cgroup) = cgroup_path(&linux, inputs)?;
         if !inputs.euid_root {
             check_rootless(&linux, &namespaces)?;

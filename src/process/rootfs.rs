@@ -8,10 +8,11 @@
 //! (CVE-2021-30465). proc and sysfs go only on real directories, and
 //! nothing but the files lxcfs emulates may be mounted inside /proc.
 
-use super::mountinfo;
-use super::mountopts::MountOpts;
-use super::resolve::{self, Kind};
-use super::sys;
+use crate::linux::mountinfo;
+use crate::linux::mountopts::MountOpts;
+use crate::linux::paths::locked_flags;
+use crate::linux::resolve::{self, Kind};
+use crate::linux::sys;
 use crate::spec::plan::MountPlan;
 use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
@@ -23,30 +24,6 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 const NONE: Option<&str> = None;
-
-/// Flags of the mount that holds `path` that a bind remount must keep: in a
-/// user namespace the kernel refuses to clear them ("locked" flags).
-pub fn locked_flags(path: &str) -> MsFlags {
-    use nix::sys::statvfs::{statvfs, FsFlags};
-    let Ok(st) = statvfs(path) else {
-        return MsFlags::empty();
-    };
-    let f = st.flags();
-    let mut out = MsFlags::empty();
-    for (a, b) in [
-        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
-        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
-        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
-        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
-        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
-    ] {
-        if f.contains(a) {
-            out |= b;
-        }
-    }
-    out
-}
 
 pub struct RootfsCtx<'a> {
     pub rootfs: &'a Path,
@@ -308,7 +285,7 @@ fn bind_mount(
     let tpath = sys::fd_path(&target);
     let rec = opts.flags & MsFlags::MS_REC;
     if let Some(tree) = tree {
-        super::idmap::attach(tree, &tpath)?;
+        crate::linux::idmap::attach(tree, &tpath)?;
     } else {
         mount(
             Some(source.as_path()),
@@ -648,4 +625,27 @@ pub fn finalize(propagation: Option<MsFlags>, readonly: bool) -> Result<()> {
         mount(NONE, "/", NONE, f, NONE).context("remount / read-only (root.readonly)")?;
     }
     Ok(())
+}
+
+/// Make the detached idmapped trees, one per mount the plan idmaps (in the
+/// parent, before the clone: see linux/idmap.rs).
+pub fn prepare_idmapped(mounts: &[MountPlan]) -> Result<Vec<Option<OwnedFd>>> {
+    let mut out = Vec::with_capacity(mounts.len());
+    for (i, m) in mounts.iter().enumerate() {
+        let Some(idmap) = &m.idmap else {
+            out.push(None);
+            continue;
+        };
+        let what = || format!("mounts[{i}] ({})", m.destination().display());
+        let source = m
+            .mount
+            .source()
+            .as_ref()
+            .with_context(|| format!("{}: bind mount without source", what()))?;
+        let rbind = m.opts.flags.contains(MsFlags::MS_REC);
+        let tree = crate::linux::idmap::idmapped_tree(source, rbind, &idmap.maps, idmap.recursive)
+            .with_context(what)?;
+        out.push(Some(tree));
+    }
+    Ok(out)
 }
