@@ -1,6 +1,7 @@
 //! A container on disk: its state directory under `--root`, its lock, and
 //! its status derived from the kernel.
 
+pub mod fifo;
 pub mod state;
 
 use crate::error::HuskError;
