@@ -54,23 +54,23 @@ use Rule::*;
 /// running, paused, stopped.
 #[rustfmt::skip]
 const TABLE: [(Op, [Rule; 5]); 12] = [
-    //                     creating       created  running        paused         stopped
-    (Op::Start,            [StartCreating, Allow,   StartRunning,  StartRunning,  StartStopped]),
-    (Op::Kill,             [NotRunning,    Allow,   Allow,         Allow,         NotRunning]),
+    //                       creating       created        running        paused         stopped
+    (Op::Start,             [StartCreating, Allow,         StartRunning,  StartRunning,  StartStopped]),
+    (Op::Kill,              [NotRunning,    Allow,         Allow,         Allow,         NotRunning]),
     // Also a stopped one: other processes may remain in a shared pid
     // namespace (containerd does this); nothing left is no error (runc).
-    (Op::KillAll,          [Allow,         Allow,   Allow,         Allow,         Allow]),
+    (Op::KillAll,           [Allow,         Allow,         Allow,         Allow,         Allow]),
     // A created (or half-created) container's init only waits for start:
     // delete kills it, as runc does.
-    (Op::Delete,           [Allow,         Allow,   NotStopped,    NotStopped,    Allow]),
-    (Op::DeleteForce,      [Allow,         Allow,   Allow,         Allow,         Allow]),
-    (Op::Pause,            [CannotPause,   Allow,   Allow,         CannotPause,   NotRunning]),
-    (Op::Resume,           [NotPaused,     NotPaused, NotPaused,   Allow,         NotRunning]),
-    (Op::Exec,             [ExecStopped,   Allow,   Allow,         ExecPaused,    ExecStopped]),
-    (Op::ExecIgnorePaused, [ExecStopped,   Allow,   Allow,         Allow,         ExecStopped]),
-    (Op::Update,           [NotRunning,    Allow,   Allow,         Allow,         NotRunning]),
-    (Op::Events,           [Allow,         Allow,   Allow,         Allow,         EventsStopped]),
-    (Op::State,            [Allow,         Allow,   Allow,         Allow,         Allow]),
+    (Op::Delete,            [Allow,         Allow,         NotStopped,    NotStopped,    Allow]),
+    (Op::DeleteForce,       [Allow,         Allow,         Allow,         Allow,         Allow]),
+    (Op::Pause,             [CannotPause,   Allow,         Allow,         CannotPause,   NotRunning]),
+    (Op::Resume,            [NotPaused,     NotPaused,     NotPaused,     Allow,         NotRunning]),
+    (Op::Exec,              [ExecStopped,   Allow,         Allow,         ExecPaused,    ExecStopped]),
+    (Op::ExecIgnorePaused,  [ExecStopped,   Allow,         Allow,         Allow,         ExecStopped]),
+    (Op::Update,            [NotRunning,    Allow,         Allow,         Allow,         NotRunning]),
+    (Op::Events,            [Allow,         Allow,         Allow,         Allow,         EventsStopped]),
+    (Op::State,             [Allow,         Allow,         Allow,         Allow,         Allow]),
 ];
 
 fn column(s: Status) -> usize {
