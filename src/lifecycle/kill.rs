@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
-/// Send `signal` (a name or a number, see [`parse_signal`]) to the init of
+/// Send `signal` (a name: KILL, SIGKILL, kill; or a number, 0 to 64) to the init of
 /// container `id`, or with `all` to every process of the container.
 pub fn kill(root: &Path, id: &str, signal: &str, all: bool) -> Result<()> {
     // runc's order: an unknown container is reported before a bad signal.
@@ -111,7 +111,7 @@ const SIGNAL_MAX: i32 = 64;
 /// Parse a signal given as a name (KILL, SIGKILL, kill) or a number. Any
 /// number from 0 (no signal: only checks that the process exists) to 64 is
 /// valid, real-time signals (32-64) included, as with runc and kill(1).
-pub fn parse_signal(s: &str) -> Result<i32> {
+fn parse_signal(s: &str) -> Result<i32> {
     use std::str::FromStr;
     if let Ok(n) = s.parse::<i32>() {
         if (0..=SIGNAL_MAX).contains(&n) {

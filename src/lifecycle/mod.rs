@@ -10,19 +10,23 @@
 //! another.
 //!
 //! ```text
-//!            create ──▶ created ──start──▶ running ◀──resume── paused
-//!   (creating while          │                 │ └──pause──────▶ │
-//!    create runs)           kill/exit        exit               kill
-//!                            ▼                 ▼                 ▼
-//!                         stopped ◀────────────┴─────────────────┘
-//!                            │
-//!                          delete (created, and with --force running or
-//!                                  paused: the init is killed first)
+//! create ─▶ creating ─▶ created ──start──▶ running ──pause──▶ paused
+//!                          │                  │ ◀──resume───── │
+//!                          └── the init exits or is killed ────┴──▶ stopped ──delete──▶ gone
 //! ```
+//!
+//! The table has the details: `pause` also freezes a created container;
+//! `delete` also removes a created one (killing its waiting init), and
+//! with `--force` a running or paused one.
 //!
 //! The status is never stored: `Container::status` derives it from the
 //! kernel on each call. Operations that change the container hold its
 //! state directory's lock ([`table::locks`]).
+//!
+//! Layering: this module uses `process`, `container`, `cgroups`, `linux`
+//! and `spec`, and only `commands` uses it. It is not part of `container`
+//! because it calls `process`, which uses `container`: that would be an
+//! import cycle.
 
 mod delete;
 mod exec;
@@ -33,7 +37,7 @@ pub mod table;
 pub use crate::process::parent::CreateOpts;
 pub use delete::delete;
 pub use exec::{exec, ExecRequest};
-pub use kill::{kill, parse_signal, pids};
+pub use kill::{kill, pids};
 pub use table::{allows, check, Op};
 
 use crate::cgroups::Cgroup;
