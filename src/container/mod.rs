@@ -1,7 +1,6 @@
 //! A container on disk: its state directory under `--root`, its lock, and
 //! its status derived from the kernel.
 
-pub mod fifo;
 pub mod state;
 
 use crate::error::HuskError;

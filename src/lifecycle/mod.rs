@@ -23,10 +23,8 @@
 //! kernel on each call. Operations that change the container hold its
 //! state directory's lock ([`table::locks`]).
 //!
-//! Layering: this module uses `process`, `container`, `cgroups`, `linux`
-//! and `spec`, and only `commands` uses it. It is not part of `container`
-//! because it calls `process`, which uses `container`: that would be an
-//! import cycle.
+//! Layering: a layer of its own, above `container` and `process` (it uses
+//! them, and `cgroups`, `linux`, `spec`); only `commands` uses it.
 
 mod delete;
 mod exec;
@@ -42,8 +40,9 @@ pub use table::{allows, check, Op};
 
 use crate::cgroups::Cgroup;
 use crate::container::state::Status;
-use crate::container::{fifo, Container};
+use crate::container::Container;
 use crate::linux::hooks;
+use crate::process::fifo;
 use anyhow::Result;
 use std::path::Path;
 
@@ -71,7 +70,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     start_container(&Container::load_locked(root, id)?)
 }
 
-/// Release the init of `c` (see container::fifo), then run the poststart
+/// Release the init of `c` (see process::fifo), then run the poststart
 /// hooks.
 fn start_container(c: &Container) -> Result<()> {
     check(Op::Start, c.status(), c.id())?;

@@ -298,14 +298,14 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
 
     send_msg(sock, &Msg::Ready)?;
     // Wait for `start`, keeping the fifo open until execve; report a
-    // failure through it (the protocol: container::fifo).
+    // failure through it (the protocol: process::fifo).
     let fifo = args.fifo.take();
     if let Some(f) = &fifo {
-        crate::container::fifo::wait_for_start(f)?;
+        super::fifo::wait_for_start(f)?;
     }
     let fail = |msg: String| -> ! {
         if let Some(f) = &fifo {
-            crate::container::fifo::report_failure(f, &msg);
+            super::fifo::report_failure(f, &msg);
         }
         eprintln!("husk: {msg}");
         sys::exit_now(1)
@@ -323,7 +323,7 @@ fn run(mut args: InitArgs, sock: &OwnedFd) -> Result<Never> {
     }
     let err = sys::execve(&exec.path, &exec.argv, &exec.envp);
     if let Some(f) = &fifo {
-        crate::container::fifo::report_failure(f, &format!("exec {:?}: {err}", exec.path));
+        super::fifo::report_failure(f, &format!("exec {:?}: {err}", exec.path));
     }
     eprintln!("husk: exec {:?}: {err}", exec.path);
     sys::exit_now(if err.raw_os_error() == Some(libc::ENOENT) {

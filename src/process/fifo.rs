@@ -2,7 +2,7 @@
 //! left waiting, and how the init tells `start` that it failed.
 //!
 //! 1. `create` (process::parent) makes `<state dir>/exec.fifo` (mode
-//!    [`FIFO_MODE`](super::FIFO_MODE)) and opens it `O_RDWR|O_CLOEXEC`
+//!    `container::FIFO_MODE`) and opens it `O_RDWR|O_CLOEXEC`
 //!    before the clone; the init inherits that fd. O_RDWR keeps the fifo
 //!    open for writing too, so the init's read blocks instead of seeing
 //!    EOF, and a writer's non-blocking open finds a reader as long as the
