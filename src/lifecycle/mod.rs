@@ -5,9 +5,9 @@
 //! ([`table`]) whether its status allows the operation (runc's error
 //! words when not), does the work through the modules below (`process`
 //! clones and execs, `container` keeps the state, `cgroups`, `linux`),
-//! and returns what the command prints. `commands` only parses the
-//! command line, calls one function here and prints; no command calls
-//! another.
+//! and returns what the command prints. A command parses its flags, calls
+//! this module (`update` and `events` call [`open`], then the cgroup) and
+//! prints; no command calls another.
 //!
 //! ```text
 //! create ─▶ creating ─▶ created ──start──▶ running ──pause──▶ paused
