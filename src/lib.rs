@@ -1,7 +1,8 @@
 //! husk: an OCI container runtime, a drop-in replacement for runc.
 //!
 //! Layout: `cli` parses runc's command line, `commands` glues each
-//! subcommand to the library, `container` owns the on-disk state,
+//! subcommand to the library, `lifecycle` owns the operations on a
+//! container and the status table, `container` owns the on-disk state,
 //! `process` creates the container init (parent and child halves),
 //! `linux` holds the setup steps (rootfs, mounts, caps, seccomp, ...),
 //! `cgroups` drives cgroup v1 and v2.
@@ -14,6 +15,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod image;
+pub mod lifecycle;
 pub mod linux;
 pub mod logging;
 pub mod network;

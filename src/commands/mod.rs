@@ -1,4 +1,6 @@
-//! One file per subcommand: glue between the CLI and the library.
+//! One file per subcommand: glue between the CLI and the library. Each
+//! parses its arguments, calls the library (the lifecycle operations are
+//! in crate::lifecycle) and prints; no command calls another.
 
 pub mod bundle;
 pub mod create;
@@ -18,6 +20,28 @@ pub mod update;
 
 use crate::cli::{Cli, Command};
 use anyhow::Result;
+
+/// `create`'s and `run`'s flags as the lifecycle takes them.
+fn create_opts<'a>(
+    cli: &'a Cli,
+    a: &'a crate::cli::CreateArgs,
+) -> Result<crate::lifecycle::CreateOpts<'a>> {
+    Ok(crate::lifecycle::CreateOpts {
+        root: &cli.root,
+        id: &a.id,
+        bundle: &a.bundle,
+        pid_file: a.pid_file.as_deref(),
+        console_socket: a.console_socket.as_deref(),
+        no_pivot: a.no_pivot,
+        no_new_keyring: a.no_new_keyring,
+        preserve_fds: a.preserve_fds,
+        systemd_cgroup: cli.systemd_cgroup,
+        rootless: crate::linux::rootless::cgroups_rootless(cli.rootless.as_deref())?,
+        // lifecycle::run sets these two.
+        subreaper: false,
+        console_fd: None,
+    })
+}
 
 /// Run a command; returns the process exit code.
 pub fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
@@ -193,48 +217,5 @@ pub fn print_stdout(text: &str) -> Result<()> {
     match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => crate::linux::sys::die_of_sigpipe(),
         r => r.context("write to stdout"),
-    }
-}
-
-/// The highest signal number the kernel accepts (`_NSIG`, SIGRTMAX).
-const SIGNAL_MAX: i32 = 64;
-
-/// Parse a signal given as a name (KILL, SIGKILL, kill) or a number. Any
-/// number from 0 (no signal: only checks that the process exists) to 64 is
-/// valid, real-time signals (32-64) included, as with runc and kill(1).
-pub fn parse_signal(s: &str) -> Result<i32> {
-    use std::str::FromStr;
-    if let Ok(n) = s.parse::<i32>() {
-        if (0..=SIGNAL_MAX).contains(&n) {
-            return Ok(n);
-        }
-        anyhow::bail!("invalid signal {s:?}: a number must be 0 to {SIGNAL_MAX}");
-    }
-    let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") {
-        up
-    } else {
-        format!("SIG{up}")
-    };
-    nix::sys::signal::Signal::from_str(&name)
-        .map(|sig| sig as i32)
-        .map_err(|_| anyhow::anyhow!("invalid signal {s:?}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_signal;
-
-    #[test]
-    fn signals_by_name_and_number() {
-        assert_eq!(parse_signal("KILL").unwrap(), 9);
-        assert_eq!(parse_signal("sigterm").unwrap(), 15);
-        assert_eq!(parse_signal("SIGUSR1").unwrap(), 10);
-        assert_eq!(parse_signal("0").unwrap(), 0);
-        assert_eq!(parse_signal("37").unwrap(), 37);
-        assert_eq!(parse_signal("64").unwrap(), 64);
-        for bad in ["65", "-1", "NOPE", "", "SIG"] {
-            assert!(parse_signal(bad).is_err(), "{bad:?}");
-        }
     }
 }

@@ -1,13 +1,11 @@
 use crate::cli::PsArgs;
-use crate::container::Container;
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 
 /// List the container's processes: `--format json` gives the array of host
 /// pids containerd reads; `table` runs ps(1) and keeps the container's rows.
 pub fn run(root: &Path, a: &PsArgs) -> Result<()> {
-    let c = Container::load(root, &a.id)?;
-    let pids = super::kill::container_pids(&c)?;
+    let pids = crate::lifecycle::pids(root, &a.id)?;
     match a.format.as_str() {
         "json" => super::print_stdout(&(serde_json::to_string(&pids)? + "\n"))?,
         "table" => {

@@ -3,9 +3,7 @@
 use crate::cgroups::notify::Event;
 use crate::cgroups::Cgroup;
 use crate::cli::{EventsArgs, UpdateArgs};
-use crate::container::state::Status;
-use crate::container::Container;
-use crate::error::HuskError;
+use crate::lifecycle::{self, Op};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxResources;
 use serde::Serialize;
@@ -19,10 +17,7 @@ use std::time::{Duration, Instant};
 /// 0 stay as they are, and device rules are never touched. The cgroup is
 /// the record: nothing else needs saving.
 pub fn run(root: &Path, a: &UpdateArgs) -> Result<()> {
-    let c = Container::load_locked(root, &a.id)?;
-    if matches!(c.status(), Status::Stopped | Status::Creating) {
-        return Err(HuskError::NotRunning(a.id.clone()).into());
-    }
+    let (c, _) = lifecycle::open(root, &a.id, Op::Update)?;
     let res: LinuxResources = match a.resources.as_deref() {
         Some(src) => {
             let mut text = String::new();
@@ -176,10 +171,7 @@ pub fn events(root: &Path, a: &EventsArgs) -> Result<()> {
     if interval.is_zero() {
         bail!("duration interval must be greater than 0");
     }
-    let c = Container::load(root, &a.id)?;
-    if c.status() == Status::Stopped {
-        bail!("container with id {} is not running", a.id);
-    }
+    let (c, _) = lifecycle::open(root, &a.id, Op::Events)?;
     let mut cg = Cgroup::of(&c.state);
     if a.stats {
         return emit("stats", &a.id, Some(cg.stats()?));

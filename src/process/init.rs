@@ -301,26 +301,15 @@ fn set_identity(plan: &Plan, in_userns: bool, own_mntns: bool) -> Result<()> {
 /// Wait for `start`, run the startContainer hooks, execve.
 fn wait_start_and_exec(args: &mut InitArgs, host_pid: i32, exec: process::Exec) -> Result<Never> {
     let plan = args.plan;
-    // Wait for `start`: it writes one byte to exec.fifo. We keep the fifo
-    // open (close-on-exec) until execve: `start` waits until no reader is
-    // left, and reads back an error if we failed before exec.
+    // Wait for `start`, keeping the fifo open until execve; report a
+    // failure through it (the protocol: process::fifo).
     let fifo = args.fifo.take();
     if let Some(f) = &fifo {
-        let mut b = [0u8; 1];
-        loop {
-            match nix::unistd::read(f, &mut b) {
-                Ok(1) => break,
-                Err(nix::errno::Errno::EINTR) => continue,
-                Ok(_) => bail!("exec.fifo closed before start"),
-                Err(e) => return Err(e).context("read exec.fifo"),
-            }
-        }
+        super::fifo::wait_for_start(f)?;
     }
     let fail = |msg: String| -> ! {
         if let Some(f) = &fifo {
-            let mut line = format!("E{msg}");
-            line.truncate(4000);
-            let _ = nix::unistd::write(f, line.as_bytes());
+            super::fifo::report_failure(f, &msg);
         }
         eprintln!("husk: {msg}");
         sys::exit_now(1)
@@ -334,7 +323,7 @@ fn wait_start_and_exec(args: &mut InitArgs, host_pid: i32, exec: process::Exec) 
     }
     let err = sys::execve(&exec.path, &exec.argv, &exec.envp);
     if let Some(f) = &fifo {
-        let _ = nix::unistd::write(f, format!("Eexec {:?}: {err}", exec.path).as_bytes());
+        super::fifo::report_failure(f, &format!("exec {:?}: {err}", exec.path));
     }
     eprintln!("husk: exec {:?}: {err}", exec.path);
     sys::exit_now(if err.raw_os_error() == Some(libc::ENOENT) {

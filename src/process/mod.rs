@@ -4,6 +4,7 @@
 // clone(2) is a kernel primitive of `linux`; kept reachable here.
 pub use crate::linux::clone;
 pub mod exec;
+pub mod fifo;
 pub mod init;
 pub mod parent;
 pub mod rootfs;
