@@ -305,10 +305,11 @@ impl Cgroup {
         }
     }
 
-    /// The cgroup of a container, as recorded in its state.
-    pub fn of(st: &crate::container::state::State) -> Cgroup {
-        let mut cg = Cgroup::new(&st.cgroup_path);
-        cg.rootless = st.rootless;
+    /// The cgroup of an existing container, from what its state recorded
+    /// (`container::state::State::cgroup`).
+    pub fn recorded(path: &str, rootless: bool) -> Cgroup {
+        let mut cg = Cgroup::new(path);
+        cg.rootless = rootless;
         cg
     }
 

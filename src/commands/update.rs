@@ -1,7 +1,6 @@
 //! `husk update` and `husk events`.
 
 use crate::cgroups::notify::Event;
-use crate::cgroups::Cgroup;
 use crate::cli::{EventsArgs, UpdateArgs};
 use crate::lifecycle::{self, Op};
 use anyhow::{bail, Context, Result};
@@ -39,7 +38,7 @@ pub fn run(root: &Path, a: &UpdateArgs) -> Result<()> {
     if a.mem_bw_schema.is_some() {
         bail!("Intel RDT/MBA: memory bandwidth schema is not enabled");
     }
-    Cgroup::of(&c.state).update(&res)
+    c.state.cgroup().update(&res)
 }
 
 /// The flags as a LinuxResources JSON object.
@@ -172,7 +171,7 @@ pub fn events(root: &Path, a: &EventsArgs) -> Result<()> {
         bail!("duration interval must be greater than 0");
     }
     let (c, _) = lifecycle::open(root, &a.id, Op::Events)?;
-    let mut cg = Cgroup::of(&c.state);
+    let mut cg = c.state.cgroup();
     if a.stats {
         return emit("stats", &a.id, Some(cg.stats()?));
     }

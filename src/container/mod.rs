@@ -193,7 +193,7 @@ impl Container {
         if self.dir.join(FIFO).exists() {
             return Status::Created;
         }
-        if crate::cgroups::Cgroup::of(&self.state).is_frozen() {
+        if self.state.cgroup().is_frozen() {
             return Status::Paused;
         }
         Status::Running

@@ -25,8 +25,6 @@ pub struct State {
     pub annotations: HashMap<String, String>,
     /// The cgroup path relative to each hierarchy's mount point.
     pub cgroup_path: String,
-    #[serde(default)]
-    pub systemd: bool,
     /// The init shares the host's (or another) pid namespace: killing it
     /// does not kill the rest, so kill --all and delete use the cgroup.
     #[serde(default)]
@@ -75,6 +73,13 @@ impl std::fmt::Display for Status {
 }
 
 pub use crate::oci::{OciState, OCI_VERSION};
+
+impl State {
+    /// The container's cgroup, as this state recorded it.
+    pub fn cgroup(&self) -> crate::cgroups::Cgroup {
+        crate::cgroups::Cgroup::recorded(&self.cgroup_path, self.rootless)
+    }
+}
 
 impl State {
     pub fn to_oci(&self, status: Status) -> OciState<'_> {
@@ -401,7 +406,7 @@ mod tests {
         let st = State::parse(old).unwrap();
         assert_eq!(st.id, "x");
         assert!(st.owner.is_empty() && st.annotations.is_empty());
-        assert!(!st.systemd && !st.shared_pid_ns && !st.rootless && !st.creating);
+        assert!(!st.shared_pid_ns && !st.rootless && !st.creating);
         assert!(st.hooks.is_none());
         // Unknown fields of a newer husk are ignored.
         let newer = br#"{"id":"x","pid":7,"pid_start_time":1,"bundle":"/b","rootfs":"/b/r",

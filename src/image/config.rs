@@ -73,7 +73,7 @@ pub struct User {
 
 /// Builds config.json for `image`, whose rootfs is open as `rootfs`.
 pub fn generate(image: &ImageConfig, rootfs: BorrowedFd, opts: &RunOptions) -> Result<Value> {
-    let mut spec = crate::commands::spec::template(false, false);
+    let mut spec = crate::spec::template::template(false, false);
     let c = image.config.as_ref();
     let entrypoint = c.and_then(|c| c.entrypoint.clone()).unwrap_or_default();
     let cmd = if opts.args.is_empty() {

@@ -2,7 +2,6 @@
 //! and state directory and run the poststop hooks.
 
 use super::table::{check, Op};
-use crate::cgroups::Cgroup;
 use crate::container::state::Status;
 use crate::container::Container;
 use crate::error::HuskError;
@@ -57,7 +56,7 @@ fn kill_and_wait(c: &Container) -> Result<()> {
     }
     if let Some(fd) = super::kill::init_pidfd(c) {
         let _ = crate::linux::sys::pidfd_send_signal(fd.as_fd(), Signal::SIGKILL as i32);
-        let mut cg = Cgroup::of(&c.state);
+        let mut cg = c.state.cgroup();
         if cg.is_frozen() {
             let _ = cg.freeze(false);
         }
@@ -69,7 +68,7 @@ fn kill_and_wait(c: &Container) -> Result<()> {
     }
     if c.state.shared_pid_ns {
         // Wait for the rest of the cgroup to die too.
-        let mut cg = Cgroup::of(&c.state);
+        let mut cg = c.state.cgroup();
         let deadline = Instant::now() + Duration::from_secs(10);
         while cg.pids().map(|p| !p.is_empty()).unwrap_or(false) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
@@ -83,7 +82,7 @@ fn kill_and_wait(c: &Container) -> Result<()> {
 /// cannot be removed (a process from outside still in it) keeps the state
 /// dir, so that `delete --force` can be retried and nothing is orphaned.
 fn destroy(c: &Container) -> Result<()> {
-    let mut cg = Cgroup::of(&c.state);
+    let mut cg = c.state.cgroup();
     cg.destroy()?;
     if let Some(h) = c.state.hooks.as_ref().and_then(|h| h.poststop().as_ref()) {
         let st = hooks::state_json(c.id(), "stopped", 0, &c.state.bundle, &c.state.annotations);

@@ -4,7 +4,6 @@
 
 use super::foreground;
 use super::table::Op;
-use crate::cgroups::Cgroup;
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::Process;
 use std::path::{Path, PathBuf};
@@ -151,7 +150,7 @@ fn cgroup_dirs(st: &crate::container::state::State, args: &[String]) -> Result<V
         }
         bail!("--cgroup: the container has no cgroup (linux.cgroupsPath is empty)");
     }
-    let mut cg = Cgroup::of(st);
+    let mut cg = st.cgroup();
     let dirs = cg.dirs()?;
     if subs.is_empty() {
         return Ok(dirs);

@@ -50,7 +50,7 @@ fn signal_init(c: &Container, sig: i32) -> Result<()> {
 /// Every process of the container: those of its cgroup; for a rootless
 /// container without a cgroup, those of its own pid namespace.
 fn container_pids(c: &Container) -> Result<Vec<i32>> {
-    let mut cg = Cgroup::of(&c.state);
+    let mut cg = c.state.cgroup();
     if !cg.has_none()? {
         return cg.pids();
     }
@@ -82,7 +82,7 @@ fn container_pids(c: &Container) -> Result<Vec<i32>> {
 /// container without a cgroup, those of its own pid namespace. Nothing
 /// left is not an error (runc: `kill --all` of a stopped container works).
 pub(super) fn signal_all(c: &Container, sig: i32) -> Result<()> {
-    let mut cg = Cgroup::of(&c.state);
+    let mut cg = c.state.cgroup();
     let pids = match cg.has_none() {
         Ok(true) if c.state.shared_pid_ns && is_alive(c.state.pid, c.state.pid_start_time) => {
             return Err(cg

@@ -38,7 +38,6 @@ pub use exec::{exec, ExecRequest};
 pub use kill::{kill, pids};
 pub use table::{allows, check, Op};
 
-use crate::cgroups::Cgroup;
 use crate::container::state::Status;
 use crate::container::Container;
 use crate::linux::hooks;
@@ -144,13 +143,13 @@ pub fn run(o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
 /// Freeze every process of the container.
 pub fn pause(root: &Path, id: &str) -> Result<()> {
     let (c, _) = open(root, id, Op::Pause)?;
-    Cgroup::of(&c.state).freeze(true)
+    c.state.cgroup().freeze(true)
 }
 
 /// Thaw a paused container.
 pub fn resume(root: &Path, id: &str) -> Result<()> {
     let (c, _) = open(root, id, Op::Resume)?;
-    Cgroup::of(&c.state).freeze(false)
+    c.state.cgroup().freeze(false)
 }
 
 /// runc's `state` JSON of the container, pretty-printed.

@@ -1,7 +1,6 @@
 //! Namespaces: clone flags for the new ones, fds for the joined ones, and
 //! the uid/gid maps the parent writes for a new user namespace.
 
-use crate::spec::NsEntry;
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType};
 use std::os::fd::OwnedFd;
@@ -18,6 +17,19 @@ pub const JOIN_ORDER: [LinuxNamespaceType; 8] = [
     LinuxNamespaceType::Cgroup,
     LinuxNamespaceType::Mount,
 ];
+
+/// A namespace of the config: created new, or joined through `path`.
+#[derive(Debug, Clone)]
+pub struct NsEntry {
+    pub typ: LinuxNamespaceType,
+    pub path: Option<std::path::PathBuf>,
+}
+
+impl NsEntry {
+    pub fn clone_flag(&self) -> libc::c_int {
+        self.typ as libc::c_int
+    }
+}
 
 /// Open every namespace to join, in the order it is joined (before any
 /// side effect, so a bad path fails early and names the field).

@@ -17,7 +17,7 @@
 //! at it; husk also refuses a path that is the host's own namespace (the
 //! one husk runs in), as runc does for the network namespace.
 
-use crate::spec::NsEntry;
+use super::namespaces::NsEntry;
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxNamespaceType as Ns;
 use std::collections::HashMap;

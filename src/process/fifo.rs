@@ -1,8 +1,8 @@
 //! The exec.fifo protocol: how `start` releases an init that `create`
 //! left waiting, and how the init tells `start` that it failed.
 //!
-//! 1. `create` (process::parent) makes `<state dir>/exec.fifo` (mode
-//!    `container::FIFO_MODE`) and opens it `O_RDWR|O_CLOEXEC`
+//! 1. `create` (process::parent) makes `<state dir>/exec.fifo` with [`make`]
+//!    (mode `container::FIFO_MODE`), which opens it `O_RDWR|O_CLOEXEC`
 //!    before the clone; the init inherits that fd. O_RDWR keeps the fifo
 //!    open for writing too, so the init's read blocks instead of seeing
 //!    EOF, and a writer's non-blocking open finds a reader as long as the
@@ -31,6 +31,14 @@ use std::path::Path;
 const FAILURE: char = 'E';
 /// The longest failure report, in bytes (one read of `release` takes it).
 const MAX_REPORT: usize = 4000;
+
+/// Create's side: make the fifo at `path` and open it for the init (step 1).
+pub fn make(path: &Path) -> Result<OwnedFd> {
+    nix::unistd::mkfifo(path, Mode::from_bits_truncate(crate::container::FIFO_MODE))
+        .with_context(|| format!("mkfifo {}", path.display()))?;
+    nix::fcntl::open(path, OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
+        .with_context(|| format!("open {}", path.display()))
+}
 
 /// `start`'s side: release the init waiting on the fifo at `path`, wait
 /// until it has exec'd or died, remove the fifo, and fail with the init's

@@ -105,20 +105,7 @@ pub fn create(o: &CreateOpts) -> Result<Container> {
     st.save(&container.dir)?;
     cleanup.cgroup_path = plan.cgroup_path.clone();
 
-    let fifo_path = container.fifo_path();
-    nix::unistd::mkfifo(
-        &fifo_path,
-        nix::sys::stat::Mode::from_bits_truncate(crate::container::FIFO_MODE),
-    )
-    .with_context(|| format!("mkfifo {}", fifo_path.display()))?;
-    // O_RDWR: the init can then block in read() until `start` writes, and
-    // `start`'s O_WRONLY|O_NONBLOCK open fails with ENXIO if the init died.
-    let fifo: OwnedFd = nix::fcntl::open(
-        &fifo_path,
-        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .with_context(|| format!("open {}", fifo_path.display()))?;
+    let fifo = super::fifo::make(&container.fifo_path())?;
 
     let (child, sock, direct) = spawn_init(o, &plan, pre, fifo, &container)?;
     cleanup.pids.push(child);
@@ -210,7 +197,6 @@ fn initial_state(o: &CreateOpts, plan: &Plan) -> State {
         owner: String::new(),
         annotations: plan.annotations(),
         cgroup_path: plan.cgroup_path.clone(),
-        systemd: o.systemd_cgroup,
         shared_pid_ns: !plan.namespaces.has_new(Ns::Pid),
         hooks: plan.spec.hooks().clone(),
         rootless: o.rootless,

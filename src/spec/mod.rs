@@ -2,9 +2,10 @@
 //! checked plan (`plan`) before any side effect.
 
 pub mod plan;
+pub mod template;
 
 use anyhow::{bail, Context, Result};
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::Spec;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 
@@ -21,18 +22,7 @@ pub struct Bundle {
     pub mount_idmaps: Vec<Option<crate::linux::idmap::IdMaps>>,
 }
 
-/// A namespace of the config: created new, or joined through `path`.
-#[derive(Debug, Clone)]
-pub struct NsEntry {
-    pub typ: LinuxNamespaceType,
-    pub path: Option<PathBuf>,
-}
-
-impl NsEntry {
-    pub fn clone_flag(&self) -> libc::c_int {
-        self.typ as libc::c_int
-    }
-}
+pub use crate::linux::namespaces::NsEntry;
 
 /// runc's rule for ids: letters, digits, `_ + - .`, and not `.` or `..`.
 pub fn validate_id(id: &str) -> Result<()> {
