@@ -83,7 +83,7 @@ const KNOWN: &[Known] = &[
     Known {
         name: "cgroup-tmpfs-ro",
         why: "husk mounts the tmpfs at /sys/fs/cgroup (v1) read-only; runc 1.1.5 leaves \
-              it read-write and makes only the hierarchies read-only (linux/rootfs.rs, \
+              it read-write and makes only the hierarchies read-only (process/rootfs.rs, \
               owned by the rootfs rewrite)",
         matches: |_, s, l| {
             s == "mounts" && l.starts_with("/sys/fs/cgroup ") && l.contains(" tmpfs ")
@@ -93,7 +93,7 @@ const KNOWN: &[Known] = &[
         name: "cgroup-unified",
         why: "on a hybrid host husk also mounts the cgroup2 hierarchy at \
               /sys/fs/cgroup/unified (as systemd's own layout has it); runc 1.1.5 does \
-              not (linux/rootfs.rs)",
+              not (process/rootfs.rs)",
         matches: |_, s, l| s == "mounts" && l.starts_with("/sys/fs/cgroup/unified "),
     },
     Known {
@@ -125,7 +125,7 @@ const KNOWN: &[Known] = &[
         why: "on cgroup v2 without a cgroup namespace, husk bind-mounts the container's \
               own cgroup at /sys/fs/cgroup, runc 1.1.5 mounts a new cgroup2 that shows \
               the host's whole tree (read-only); husk names the source cgroup2, runc \
-              cgroup, also with a cgroup namespace (linux/rootfs.rs)",
+              cgroup, also with a cgroup namespace (process/rootfs.rs)",
         matches: |_, s, l| {
             s == "mounts" && l.starts_with("/sys/fs/cgroup ") && l.contains(" cgroup2 ")
         },
@@ -134,14 +134,14 @@ const KNOWN: &[Known] = &[
         name: "rootfs-keeps-host-flags",
         why: "when it makes / read-only, husk keeps the flags of the mount the bundle \
               is on (nosuid, nodev, noexec of a /tmp tmpfs: seen in the cgroup v2 \
-              guest); runc's remount clears them (linux/rootfs.rs)",
+              guest); runc's remount clears them (process/rootfs.rs)",
         matches: |_, s, l| s == "mounts" && l.starts_with("/ "),
     },
     Known {
         name: "cgroupns-systemd-source",
         why: "with a cgroup namespace on v1, runc names the source of the name=systemd \
               hierarchy's mount 'systemd', husk 'cgroup' as for the others \
-              (linux/rootfs.rs)",
+              (process/rootfs.rs)",
         matches: |_, s, l| {
             s == "mounts" && l.starts_with("/sys/fs/cgroup/systemd ") && l.contains(" cgroup ")
         },

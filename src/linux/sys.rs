@@ -7,7 +7,7 @@
 //! handed over (`OwnedFd::from_raw_fd`: seccomp's listener, a received pty
 //! master), borrow the stdio fds by number (`linux/stdio.rs`: std's handles
 //! would allocate and lock in the child), close an inherited fd in the
-//! child (`process/init.rs`), or clone (`process/clone.rs`).
+//! child (`process/init.rs`), or clone (`linux/clone.rs`).
 
 use std::ffi::CString;
 use std::io;
