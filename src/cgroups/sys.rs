@@ -106,11 +106,8 @@ pub fn bpf_load_device_prog(insns: *const u8, count: usize) -> io::Result<OwnedF
         Ok(fd) => Ok(owned(fd)),
         Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
             // Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK.
-            let _ = crate::linux::sys::setrlimit(
-                libc::RLIMIT_MEMLOCK,
-                libc::RLIM_INFINITY,
-                libc::RLIM_INFINITY,
-            );
+            use nix::sys::resource::{setrlimit, Resource, RLIM_INFINITY};
+            let _ = setrlimit(Resource::RLIMIT_MEMLOCK, RLIM_INFINITY, RLIM_INFINITY);
             bpf(BPF_PROG_LOAD, &mut attr).map(owned)
         }
         Err(e) => {

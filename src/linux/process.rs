@@ -4,6 +4,7 @@
 
 use super::caps;
 use anyhow::{bail, Context, Result};
+use nix::sys::resource::{setrlimit, Resource};
 use oci_spec::runtime::{PosixRlimit, Process};
 use std::ffi::CString;
 use std::os::unix::fs::DirBuilderExt;
@@ -35,28 +36,28 @@ pub fn apparmor_enabled() -> bool {
         .is_ok_and(|s| s.starts_with('Y'))
 }
 
-fn rlimit_resource(l: &PosixRlimit) -> Result<libc::__rlimit_resource_t> {
+fn rlimit_resource(l: &PosixRlimit) -> Result<Resource> {
     let name = serde_json::to_value(l.typ())?
         .as_str()
         .unwrap_or_default()
         .to_string();
     Ok(match name.as_str() {
-        "RLIMIT_AS" => libc::RLIMIT_AS,
-        "RLIMIT_CORE" => libc::RLIMIT_CORE,
-        "RLIMIT_CPU" => libc::RLIMIT_CPU,
-        "RLIMIT_DATA" => libc::RLIMIT_DATA,
-        "RLIMIT_FSIZE" => libc::RLIMIT_FSIZE,
-        "RLIMIT_LOCKS" => libc::RLIMIT_LOCKS,
-        "RLIMIT_MEMLOCK" => libc::RLIMIT_MEMLOCK,
-        "RLIMIT_MSGQUEUE" => libc::RLIMIT_MSGQUEUE,
-        "RLIMIT_NICE" => libc::RLIMIT_NICE,
-        "RLIMIT_NOFILE" => libc::RLIMIT_NOFILE,
-        "RLIMIT_NPROC" => libc::RLIMIT_NPROC,
-        "RLIMIT_RSS" => libc::RLIMIT_RSS,
-        "RLIMIT_RTPRIO" => libc::RLIMIT_RTPRIO,
-        "RLIMIT_RTTIME" => libc::RLIMIT_RTTIME,
-        "RLIMIT_SIGPENDING" => libc::RLIMIT_SIGPENDING,
-        "RLIMIT_STACK" => libc::RLIMIT_STACK,
+        "RLIMIT_AS" => Resource::RLIMIT_AS,
+        "RLIMIT_CORE" => Resource::RLIMIT_CORE,
+        "RLIMIT_CPU" => Resource::RLIMIT_CPU,
+        "RLIMIT_DATA" => Resource::RLIMIT_DATA,
+        "RLIMIT_FSIZE" => Resource::RLIMIT_FSIZE,
+        "RLIMIT_LOCKS" => Resource::RLIMIT_LOCKS,
+        "RLIMIT_MEMLOCK" => Resource::RLIMIT_MEMLOCK,
+        "RLIMIT_MSGQUEUE" => Resource::RLIMIT_MSGQUEUE,
+        "RLIMIT_NICE" => Resource::RLIMIT_NICE,
+        "RLIMIT_NOFILE" => Resource::RLIMIT_NOFILE,
+        "RLIMIT_NPROC" => Resource::RLIMIT_NPROC,
+        "RLIMIT_RSS" => Resource::RLIMIT_RSS,
+        "RLIMIT_RTPRIO" => Resource::RLIMIT_RTPRIO,
+        "RLIMIT_RTTIME" => Resource::RLIMIT_RTTIME,
+        "RLIMIT_SIGPENDING" => Resource::RLIMIT_SIGPENDING,
+        "RLIMIT_STACK" => Resource::RLIMIT_STACK,
         other => bail!("process.rlimits: unknown rlimit {other}"),
     })
 }
@@ -64,7 +65,7 @@ fn rlimit_resource(l: &PosixRlimit) -> Result<libc::__rlimit_resource_t> {
 pub fn set_rlimits(p: &Process) -> Result<()> {
     for l in p.rlimits().as_deref().unwrap_or(&[]) {
         let res = rlimit_resource(l)?;
-        super::sys::setrlimit(res, l.soft(), l.hard())
+        setrlimit(res, l.soft(), l.hard())
             .with_context(|| format!("setrlimit {:?} (process.rlimits)", l.typ()))?;
     }
     Ok(())
@@ -381,7 +382,7 @@ mod tests {
             let l: PosixRlimit =
                 serde_json::from_value(serde_json::json!({"type": name, "soft": 1, "hard": 2}))
                     .unwrap();
-            assert_eq!(rlimit_resource(&l).unwrap(), res, "{name}");
+            assert_eq!(rlimit_resource(&l).unwrap() as u32, res, "{name}");
         }
         // The 16 resources are all distinct kernel numbers 0..16.
         let mut all: Vec<u64> = names.iter().map(|(_, r)| *r as u64).collect();

@@ -280,17 +280,6 @@ pub fn execve(path: &CString, argv: &[CString], envp: &[CString]) -> io::Error {
     io::Error::last_os_error()
 }
 
-/// setrlimit(2) with any resource number (nix's enum lacks some).
-pub fn setrlimit(res: libc::__rlimit_resource_t, soft: u64, hard: u64) -> io::Result<()> {
-    let lim = libc::rlimit {
-        rlim_cur: soft,
-        rlim_max: hard,
-    };
-    // SAFETY: `lim` is a valid rlimit that outlives the call.
-    cvt(unsafe { libc::setrlimit(res, &lim) } as libc::c_long)?;
-    Ok(())
-}
-
 /// keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): a fresh session keyring, so
 /// the container does not share the caller's keys.
 pub fn join_session_keyring(name: &str) -> io::Result<()> {
