@@ -5,15 +5,14 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use common::*;
 
-/// Runs `script RUNTIME` with a time limit; None (after saying why) if the
-/// script does not exist.
-fn run_client_script(script: PathBuf, name: &str) -> Option<(std::process::Output, String)> {
-    // One private containerd at a time: both scripts create and remove
+/// Runs `script RUNTIME` (common::run_client_script), one at a time; None
+/// (after saying why) if the script does not exist.
+fn run_containerd_script(script: PathBuf, name: &str) -> Option<(std::process::Output, String)> {
+    // One private containerd at a time: the scripts create and remove
     // /run/containerd/{s,fifo} when they did not exist.
     static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
@@ -21,20 +20,7 @@ fn run_client_script(script: PathBuf, name: &str) -> Option<(std::process::Outpu
         eprintln!("skipped: {} not found", script.display());
         return None;
     }
-    let dir = PathBuf::from(TEST_BASE).join(format!("clients-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut cmd = Command::new(&script);
-    cmd.arg(runtime_path());
-    let out = run_with_timeout(
-        cmd,
-        &dir.join("out"),
-        &dir.join("err"),
-        Duration::from_secs(300),
-    );
-    let _ = std::fs::remove_dir_all(&dir);
-    let _ = std::fs::remove_dir(TEST_BASE);
-    let text = format!("{}{}", stdout_str(&out), stderr_str(&out));
-    Some((out, text))
+    Some(run_client_script(&script, name, 250))
 }
 
 #[test]
@@ -44,7 +30,7 @@ fn containerd_client_checks_all_pass() {
         return;
     }
     let script = repo_dir().join("../shared/clients/containerd.sh");
-    let Some((out, text)) = run_client_script(script, "containerd") else {
+    let Some((out, text)) = run_containerd_script(script, "containerd") else {
         return;
     };
     let last = text
@@ -67,25 +53,10 @@ fn containerd_with_the_runtime_as_default_binary() {
         return;
     }
     let script = repo_dir().join("tests/clients-default-runtime.sh");
-    let Some((out, text)) = run_client_script(script, "default") else {
+    let Some((out, text)) = run_containerd_script(script, "default") else {
         return;
     };
-    if out.status.code() == Some(3) && text.contains("skip:") {
-        eprintln!("skipped: {text}");
-        return;
-    }
-    let last = text
-        .lines()
-        .rev()
-        .find(|l| l.ends_with(" failed"))
-        .unwrap_or_default();
-    assert!(
-        last.ends_with(" 0 failed"),
-        "status {}:\n{text}",
-        out.status
-    );
-    assert!(!text.lines().any(|l| l.starts_with("FAIL ")), "{text}");
-    assert!(out.status.success(), "{text}");
+    client_script_passed(&out, &text);
 }
 
 /// The README's containerd config.toml and RuntimeClass: containerd reads
@@ -98,25 +69,10 @@ fn containerd_accepts_the_readme_cri_configuration() {
         return;
     }
     let script = repo_dir().join("tests/containerd-config.sh");
-    let Some((out, text)) = run_client_script(script, "cri-config") else {
+    let Some((out, text)) = run_containerd_script(script, "cri-config") else {
         return;
     };
-    if out.status.code() == Some(3) && text.contains("skip:") {
-        eprintln!("skipped: {text}");
-        return;
-    }
-    let last = text
-        .lines()
-        .rev()
-        .find(|l| l.ends_with(" failed"))
-        .unwrap_or_default();
-    assert!(
-        last.ends_with(" passed, 0 failed") && !last.starts_with("0 "),
-        "status {}:\n{text}",
-        out.status
-    );
-    assert!(!text.lines().any(|l| l.starts_with("FAIL ")), "{text}");
-    assert!(out.status.success(), "{text}");
+    client_script_passed(&out, &text);
 }
 
 // ---------------------------------------------------------------------------

@@ -4,10 +4,6 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Command;
-use std::time::Duration;
-
 use common::*;
 
 #[test]
@@ -17,37 +13,6 @@ fn podman_from_the_readme_configuration() {
         return;
     }
     let script = repo_dir().join("tests/podman.sh");
-    let dir = PathBuf::from(TEST_BASE).join(format!("podman-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    // timeout(1) sends SIGTERM first: the script's trap then stops its
-    // daemons and removes what it made.
-    let mut cmd = Command::new("timeout");
-    cmd.args(["-k", "30", "100"])
-        .arg(&script)
-        .arg(runtime_path());
-    let out = run_with_timeout(
-        cmd,
-        &dir.join("out"),
-        &dir.join("err"),
-        Duration::from_secs(150),
-    );
-    let _ = std::fs::remove_dir_all(&dir);
-    let _ = std::fs::remove_dir(TEST_BASE);
-    let text = format!("{}{}", stdout_str(&out), stderr_str(&out));
-    if out.status.code() == Some(3) && text.contains("skip:") {
-        eprintln!("skipped: {text}");
-        return;
-    }
-    let last = text
-        .lines()
-        .rev()
-        .find(|l| l.ends_with(" failed"))
-        .unwrap_or_default();
-    assert!(
-        last.ends_with(" passed, 0 failed") && !last.starts_with("0 "),
-        "status {}:\n{text}",
-        out.status
-    );
-    assert!(!text.lines().any(|l| l.starts_with("FAIL ")), "{text}");
-    assert!(out.status.success(), "{text}");
+    let (out, text) = run_client_script(&script, "podman", 100);
+    client_script_passed(&out, &text);
 }

@@ -91,6 +91,51 @@ pub fn repo_dir() -> PathBuf {
 // ---------------------------------------------------------------------------
 // Running commands with a time limit
 
+/// Runs a client script, `script RUNTIME`, under timeout(1) (`limit`
+/// seconds; its SIGTERM lets the script's trap stop its daemons and remove
+/// what it made) and returns its status and output, stdout then stderr.
+pub fn run_client_script(script: &Path, name: &str, limit: u64) -> (Output, String) {
+    let dir = PathBuf::from(TEST_BASE).join(format!("client-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cmd = Command::new("timeout");
+    cmd.args(["-k", "30", &limit.to_string()])
+        .arg(script)
+        .arg(runtime_path());
+    let out = run_with_timeout(
+        cmd,
+        &dir.join("out"),
+        &dir.join("err"),
+        Duration::from_secs(limit + 50),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir(TEST_BASE);
+    let text = format!("{}{}", stdout_str(&out), stderr_str(&out));
+    (out, text)
+}
+
+/// The verdict on a client script's run: false if it skipped (exit 3 and a
+/// `skip:` line, said on stderr), else it must have passed every check
+/// (`N passed, 0 failed` as its last count, N > 0, no `FAIL ` line, exit 0).
+pub fn client_script_passed(out: &Output, text: &str) -> bool {
+    if out.status.code() == Some(3) && text.contains("skip:") {
+        eprintln!("skipped: {text}");
+        return false;
+    }
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| l.ends_with(" failed"))
+        .unwrap_or_default();
+    assert!(
+        last.ends_with(" passed, 0 failed") && !last.starts_with("0 "),
+        "status {}:\n{text}",
+        out.status
+    );
+    assert!(!text.lines().any(|l| l.starts_with("FAIL ")), "{text}");
+    assert!(out.status.success(), "{text}");
+    true
+}
+
 /// Runs `cmd` with stdin from /dev/null and stdout/stderr into the files
 /// `out` and `err` (never pipes: a container started by create or run
 /// --detach inherits them and may keep them open long after the runtime
