@@ -31,6 +31,7 @@ SHARED=${SHARED:-$HERE/../../shared/clients}
 }
 # shellcheck source=/dev/null
 . "$SHARED/lib.sh"
+. "$HERE/client-checks.sh"
 
 REAL=${1:?usage: docker.sh RUNTIME}
 need_root
@@ -53,6 +54,7 @@ DSOCK=$TMP/docker.sock
 CTRD_PID=""
 DOCKERD_PID=""
 DOCKER=(/usr/bin/docker -H "unix://$DSOCK")
+CLI=("${DOCKER[@]}") # for client-checks.sh
 export DOCKER_CONFIG=$TMP/client-config
 # Docker hands every runtime this state root: <exec-root>/runtime-runc/<namespace>
 RT_ROOT=$TMP/exec/runtime-runc/$NAME
@@ -199,42 +201,7 @@ cap "${DOCKER[@]}" logs c-det
 expect "logs: the container's stdout" 0 'started'
 cap "${DOCKER[@]}" top c-det
 expect "top: lists the container's processes" 0 '.*sleep 1.*'
-cap "${DOCKER[@]}" pause c-det
-if [ "$RC" = 0 ] && wait_for 5 status_is c-det paused; then
-	pass "pause: container paused"
-else
-	fail "pause: container paused" "exit status $RC, status '$(state_of c-det)'" "$OUT"
-fi
-FRZ=$(awk -F: '$2 == "freezer" { print $3 }' "/proc/$PID/cgroup" 2>/dev/null)
-if [ "$(cat "/sys/fs/cgroup/freezer$FRZ/freezer.state" 2>/dev/null)" = FROZEN ]; then
-	pass "pause: host freezer cgroup FROZEN"
-else
-	fail "pause: host freezer cgroup FROZEN" "freezer cgroup '$FRZ'" "$(cat "/sys/fs/cgroup/freezer$FRZ/freezer.state" 2>&1)"
-fi
-cap "${DOCKER[@]}" unpause c-det
-if [ "$RC" = 0 ] && wait_for 5 status_is c-det running; then
-	pass "unpause: container running again"
-else
-	fail "unpause: container running again" "exit status $RC, status '$(state_of c-det)'" "$OUT"
-fi
-cap "${DOCKER[@]}" stop -t 20 c-det
-cap "${DOCKER[@]}" inspect -f '{{.State.Status}} {{.State.ExitCode}}' c-det
-expect "stop: SIGTERM, the container's trap exits 7" 0 'exited 7'
-cap "${DOCKER[@]}" start c-det
-if [ "$RC" = 0 ] && wait_for 10 status_is c-det running; then
-	pass "start: a stopped container runs again"
-else
-	fail "start: a stopped container runs again" "exit status $RC, status '$(state_of c-det)'" "$OUT"
-fi
-cap "${DOCKER[@]}" kill c-det
-if [ "$RC" = 0 ] && wait_for 10 status_is c-det exited; then
-	cap "${DOCKER[@]}" inspect -f '{{.State.ExitCode}}' c-det
-	expect "kill: SIGKILL, exit status 137" 0 '137'
-else
-	fail "kill: SIGKILL, exit status 137" "exit status $RC, status '$(state_of c-det)'" "$OUT"
-fi
-cap "${DOCKER[@]}" rm c-det
-expect "rm: the stopped container" 0 ''
+lifecycle_checks c-det "$PID"
 
 # --- restart policy -------------------------------------------------------------------
 restarted() { [ "$("${DOCKER[@]}" inspect -f '{{.RestartCount}} {{.State.Status}}' c-rs 2>/dev/null)" = "2 exited" ]; }

@@ -27,6 +27,7 @@ SHARED=${SHARED:-$HERE/../../shared/clients}
 }
 # shellcheck source=/dev/null
 . "$SHARED/lib.sh"
+. "$HERE/client-checks.sh"
 
 REAL=${1:?usage: podman.sh RUNTIME}
 need_root
@@ -42,6 +43,7 @@ FLAG_WRAP=$(make_wrapper "$REAL" "$TMP/flagbin" "$FLAG_LOG")
 export CONTAINERS_CONF=$TMP/containers.conf
 PODMAN=(podman --root "$TMP/root" --runroot "$TMP/runroot" --tmpdir "$TMP/tmp" --storage-driver vfs
 	--network-config-dir "$TMP/networks")
+CLI=("${PODMAN[@]}") # for client-checks.sh
 # Podman gives root's containers RLIMIT_NOFILE 1048576 and RLIMIT_NPROC above
 # the hard limits Podman's processes have here: raising them needs
 # CAP_SYS_RESOURCE, which this VM's bounding set lacks (runc fails the same
@@ -148,42 +150,7 @@ cap "${PODMAN[@]}" logs p-det
 expect "logs: the container's stdout" 0 'started'
 cap "${PODMAN[@]}" top p-det pid args
 expect "top: lists the container's processes" 0 '.*sleep 1.*'
-cap "${PODMAN[@]}" pause p-det
-if [ "$RC" = 0 ] && wait_for 5 status_is p-det paused; then
-	pass "pause: container paused"
-else
-	fail "pause: container paused" "exit status $RC, status '$(state_of p-det)'" "$OUT"
-fi
-FRZ=$(awk -F: '$2 == "freezer" { print $3 }' "/proc/$PID/cgroup" 2>/dev/null)
-if [ "$(cat "/sys/fs/cgroup/freezer$FRZ/freezer.state" 2>/dev/null)" = FROZEN ]; then
-	pass "pause: host freezer cgroup FROZEN"
-else
-	fail "pause: host freezer cgroup FROZEN" "freezer cgroup '$FRZ'" "$(cat "/sys/fs/cgroup/freezer$FRZ/freezer.state" 2>&1)"
-fi
-cap "${PODMAN[@]}" unpause p-det
-if [ "$RC" = 0 ] && wait_for 5 status_is p-det running; then
-	pass "unpause: container running again"
-else
-	fail "unpause: container running again" "exit status $RC, status '$(state_of p-det)'" "$OUT"
-fi
-cap "${PODMAN[@]}" stop -t 20 p-det
-cap "${PODMAN[@]}" inspect -f '{{.State.Status}} {{.State.ExitCode}}' p-det
-expect "stop: SIGTERM, the container's trap exits 7" 0 'exited 7'
-cap "${PODMAN[@]}" start p-det
-if [ "$RC" = 0 ] && wait_for 10 status_is p-det running; then
-	pass "start: a stopped container runs again"
-else
-	fail "start: a stopped container runs again" "exit status $RC, status '$(state_of p-det)'" "$OUT"
-fi
-cap "${PODMAN[@]}" kill p-det
-if [ "$RC" = 0 ] && wait_for 10 status_is p-det exited; then
-	cap "${PODMAN[@]}" inspect -f '{{.State.ExitCode}}' p-det
-	expect "kill: SIGKILL, exit status 137" 0 '137'
-else
-	fail "kill: SIGKILL, exit status 137" "exit status $RC, status '$(state_of p-det)'" "$OUT"
-fi
-cap "${PODMAN[@]}" rm p-det
-expect "rm: the stopped container" 0 ''
+lifecycle_checks p-det "$PID"
 cap "${RUN[@]}" -d --name p-rmf busybox sleep 1000
 cap "${PODMAN[@]}" rm -f -t 0 p-rmf
 expect "rm -f: a running container" 0 'p-rmf'
