@@ -42,8 +42,12 @@ fn build_process(a: &ExecArgs, base: Option<&Process>) -> Result<Process> {
     if let Some(f) = &a.process {
         let data =
             std::fs::read(f).with_context(|| format!("read process file {}", f.display()))?;
-        let mut p: Process = serde_json::from_slice(&data)
-            .with_context(|| format!("parse process file {}", f.display()))?;
+        let parse = || -> Result<Process> {
+            let mut raw: serde_json::Value = serde_json::from_slice(&data)?;
+            crate::spec::scheduler_flag_names(&mut raw);
+            crate::spec::from_value_at(raw, "")
+        };
+        let mut p = parse().with_context(|| format!("parse process file {}", f.display()))?;
         if p.args().as_ref().is_none_or(|a| a.is_empty()) {
             bail!("process file {}: args must not be empty", f.display());
         }

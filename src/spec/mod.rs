@@ -114,6 +114,10 @@ pub fn parse_config_bytes(data: &[u8], path: &Path) -> Result<(Spec, MountIdmaps
         );
     }
     crate::linux::seccomp::validate_json(&raw)?;
+    let mut raw = raw;
+    if let Some(p) = raw.get_mut("process") {
+        scheduler_flag_names(p);
+    }
     let mount_idmaps =
         mount_idmaps(&raw).with_context(|| format!("parse config {}", path.display()))?;
     let spec: Spec =
@@ -122,6 +126,29 @@ pub fn parse_config_bytes(data: &[u8], path: &Path) -> Result<(Spec, MountIdmaps
 }
 
 type MountIdmaps = Vec<Option<crate::linux::idmap::IdMaps>>;
+
+/// The runtime spec names two of `process.scheduler.flags`
+/// `SCHED_FLAG_RESET_ON_FORK` and `SCHED_FLAG_DL_OVERRUN`; oci-spec 0.8
+/// spells them `SCHED_RESET_ON_FORK` and `SCHED_FLAG_D_L_OVERRUN` and
+/// refuses the spec's words. Rewritten in the raw JSON of a process before
+/// it is deserialized, so that both spellings parse.
+pub fn scheduler_flag_names(process: &mut serde_json::Value) {
+    let Some(flags) = process
+        .get_mut("scheduler")
+        .and_then(|s| s.get_mut("flags"))
+        .and_then(|f| f.as_array_mut())
+    else {
+        return;
+    };
+    for f in flags {
+        let to = match f.as_str() {
+            Some("SCHED_FLAG_RESET_ON_FORK") => "SCHED_RESET_ON_FORK",
+            Some("SCHED_FLAG_DL_OVERRUN") => "SCHED_FLAG_D_L_OVERRUN",
+            _ => continue,
+        };
+        *f = serde_json::Value::from(to);
+    }
+}
 
 /// Like runc, refuse a root.path that is (or passes through) a symlink: the
 /// rootfs, taken relative to the bundle's real directory, must already be
@@ -179,5 +206,62 @@ impl Bundle {
             spec,
             mount_idmaps,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use oci_spec::runtime::LinuxSchedulerFlag as F;
+    use std::path::Path;
+
+    fn with_flags(flags: &[&str]) -> Vec<u8> {
+        let mut v = super::template::template(false, false);
+        v["process"]["scheduler"] = serde_json::json!({"policy": "SCHED_OTHER", "flags": flags});
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    fn flags_of(data: &[u8]) -> Vec<F> {
+        let (spec, _) = super::parse_config_bytes(data, Path::new("/b/config.json")).unwrap();
+        let p = spec.process().clone().unwrap();
+        p.scheduler().clone().unwrap().flags().clone().unwrap()
+    }
+
+    #[test]
+    fn scheduler_flags_parse_with_the_runtime_specs_names() {
+        let spec_names = [
+            "SCHED_FLAG_RESET_ON_FORK",
+            "SCHED_FLAG_RECLAIM",
+            "SCHED_FLAG_DL_OVERRUN",
+            "SCHED_FLAG_KEEP_POLICY",
+            "SCHED_FLAG_KEEP_PARAMS",
+            "SCHED_FLAG_UTIL_CLAMP_MIN",
+            "SCHED_FLAG_UTIL_CLAMP_MAX",
+        ];
+        let want = [
+            F::SchedResetOnFork,
+            F::SchedFlagReclaim,
+            F::SchedFlagDLOverrun,
+            F::SchedFlagKeepPolicy,
+            F::SchedFlagKeepParams,
+            F::SchedFlagUtilClampMin,
+            F::SchedFlagUtilClampMax,
+        ];
+        assert_eq!(flags_of(&with_flags(&spec_names)), want);
+        // oci-spec's own spellings keep working.
+        assert_eq!(
+            flags_of(&with_flags(&[
+                "SCHED_RESET_ON_FORK",
+                "SCHED_FLAG_D_L_OVERRUN"
+            ])),
+            [F::SchedResetOnFork, F::SchedFlagDLOverrun]
+        );
+    }
+
+    #[test]
+    fn an_unknown_scheduler_flag_names_its_path() {
+        let err = super::parse_config_bytes(&with_flags(&["SCHED_FLAG_NOPE"]), Path::new("/b/c"))
+            .unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("process.scheduler.flags[0]"), "{msg}");
     }
 }
