@@ -3,9 +3,11 @@
 //! Layout: `cli` parses runc's command line, `commands` glues each
 //! subcommand to the library, `lifecycle` owns the operations on a
 //! container and the status table, `container` owns the on-disk state,
-//! `process` creates the container init (parent and child halves),
-//! `linux` holds the setup steps (rootfs, mounts, caps, seccomp, ...),
-//! `cgroups` drives cgroup v1 and v2.
+//! `process` creates the container init (parent and child halves, the
+//! rootfs recipe), `spec` turns config.json into a checked plan, `linux`
+//! holds one kernel concern per file (namespaces, mounts, caps,
+//! seccomp, ...), `cgroups` drives cgroup v1 and v2. README's "Layers"
+//! says which may use which.
 
 pub mod cgroups;
 pub mod cli;

@@ -24,4 +24,4 @@ pub struct OciState<'a> {
 }
 
 /// The version of the runtime spec husk implements (`ociVersion`).
-pub const OCI_VERSION: &str = "1.2.0";
+pub const OCI_VERSION: &str = crate::SPEC_VERSION;

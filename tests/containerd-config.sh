@@ -135,7 +135,7 @@ fi
 
 # --- a private containerd running with it ---------------------------------------
 mkdir -p "$TMP/cni/bin" "$TMP/cni/conf"
-containerd --config "$TMP/config-false.toml" >"$TMP/containerd.log" 2>&1 &
+setsid containerd --config "$TMP/config-false.toml" >"$TMP/containerd.log" 2>&1 &
 CTRD_PID=$!
 if ! wait_for 30 "${CTR[@]}" version; then
 	fail "containerd: runs with the README's config.toml" "daemon did not come up" "$(tail -n 20 "$TMP/containerd.log")"

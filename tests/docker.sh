@@ -114,14 +114,14 @@ containerd config default |
 		-e "s|^state = .*|state = \"$TMP/containerd-state\"|" \
 		-e "s|^  address = \"/run/containerd/containerd.sock\"|  address = \"$CSOCK\"|" \
 		-e "s|path = \"/opt/containerd\"|path = \"$TMP/opt\"|" >"$TMP/containerd.toml"
-containerd --config "$TMP/containerd.toml" >"$TMP/containerd.log" 2>&1 &
+setsid containerd --config "$TMP/containerd.toml" >"$TMP/containerd.log" 2>&1 &
 CTRD_PID=$!
 if ! wait_for 30 ctr --address "$CSOCK" version; then
 	fail "containerd answers" "daemon did not come up" "$(tail -n 20 "$TMP/containerd.log")"
 	finish
 	exit 1
 fi
-dockerd --config-file "$TMP/daemon.json" \
+setsid dockerd --config-file "$TMP/daemon.json" \
 	--data-root "$TMP/data" --exec-root "$TMP/exec" --pidfile "$TMP/docker.pid" \
 	-H "unix://$DSOCK" --containerd "$CSOCK" \
 	--containerd-namespace "$NAME" --containerd-plugins-namespace "$NAME-plugins" \

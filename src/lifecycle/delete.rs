@@ -29,7 +29,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     delete_container(&c, force)
 }
 
-/// Delete `c`, which the caller holds locked.
+/// Delete `c`, loaded by the caller (locked, or just made by run).
 pub(super) fn delete_container(c: &Container, force: bool) -> Result<()> {
     let status = c.status();
     let op = if force { Op::DeleteForce } else { Op::Delete };

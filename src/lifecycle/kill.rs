@@ -1,7 +1,6 @@
 //! `kill` and the container's processes (`ps`, `kill --all`, `delete`).
 
 use super::table::{check, Op};
-use crate::cgroups::Cgroup;
 use crate::container::state::{is_alive, Status};
 use crate::container::Container;
 use crate::error::HuskError;
@@ -24,7 +23,7 @@ pub fn kill(root: &Path, id: &str, signal: &str, all: bool) -> Result<()> {
     signal_init(&c, sig)?;
     if sig == libc::SIGKILL && status == Status::Paused {
         // A frozen (v1) process only dies once thawed, as runc does.
-        let _ = Cgroup::new(&c.state.cgroup_path).freeze(false);
+        let _ = c.state.cgroup().freeze(false);
     }
     Ok(())
 }

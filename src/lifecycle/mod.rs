@@ -36,7 +36,7 @@ pub use crate::process::parent::CreateOpts;
 pub use delete::delete;
 pub use exec::{exec, ExecRequest};
 pub use kill::{kill, pids};
-pub use table::{allows, check, Op};
+pub use table::{check, Op};
 
 use crate::container::state::Status;
 use crate::container::Container;
@@ -95,23 +95,30 @@ fn start_container(c: &Container) -> Result<()> {
 /// the init's exit status.
 pub fn run(o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
     // Foreground with a terminal and no console socket: husk holds the
-    // pty's master.
-    let bundle_terminal = || -> bool {
-        crate::spec::parse_config(&o.bundle.join("config.json"))
-            .ok()
-            .and_then(|s| s.process().as_ref().and_then(|p| p.terminal()))
-            .unwrap_or(false)
+    // pty's master. The bundle is loaded once, for that and for create.
+    let bundle = if !detach && o.console_socket.is_none() {
+        Some(crate::spec::Bundle::load(o.bundle)?)
+    } else {
+        None
     };
-    let pair = if !detach && o.console_socket.is_none() && bundle_terminal() {
+    let terminal = bundle
+        .as_ref()
+        .and_then(|b| b.spec.process().as_ref().and_then(|p| p.terminal()))
+        .unwrap_or(false);
+    let pair = if terminal {
         Some(foreground::terminal_pair()?)
     } else {
         None
     };
-    let mut c = create(&CreateOpts {
+    let opts = CreateOpts {
         console_fd: pair.as_ref().map(|p| &p.1),
         subreaper: !detach,
         ..*o
-    })?;
+    };
+    let mut c = match bundle {
+        Some(b) => crate::process::parent::create_from(&opts, b)?,
+        None => create(&opts)?,
+    };
     let master = match &pair {
         Some((ours, _)) => Some(foreground::recv_fd(ours)?),
         None => None,

@@ -86,8 +86,14 @@ impl CreateOpts<'_> {
 /// init, write its maps, put it in its cgroup, answer its requests (hooks,
 /// seccomp listener), save the final state.
 pub fn create(o: &CreateOpts) -> Result<Container> {
+    create_from(o, crate::spec::Bundle::load(o.bundle)?)
+}
+
+/// [`create`] of a bundle already loaded from `o.bundle` (`run` reads its
+/// terminal flag first).
+pub fn create_from(o: &CreateOpts, bundle: crate::spec::Bundle) -> Result<Container> {
     // Everything that can be checked is checked before any side effect.
-    let plan = Plan::from_bundle(o.bundle, &o.inputs())?;
+    let plan = Plan::validate(bundle, &o.inputs())?;
     let pre = prepare(o, &plan)?;
 
     let container = Container::create_dir(o.root, o.id)?;
@@ -148,6 +154,7 @@ struct Prepared {
     joins: Vec<(Ns, OwnedFd)>,
     console: Option<OwnedFd>,
     seccomp: Option<crate::linux::seccomp::Program>,
+    idmapped: Vec<Option<OwnedFd>>,
 }
 
 fn prepare(o: &CreateOpts, plan: &Plan) -> Result<Prepared> {
@@ -178,10 +185,13 @@ fn prepare(o: &CreateOpts, plan: &Plan) -> Result<Prepared> {
             "linux.mountLabel is ignored: SELinux is disabled or not supported on this host",
         );
     }
+    // The detached idmapped trees: fds too, which need no undo.
+    let idmapped = super::rootfs::prepare_idmapped(&plan.mounts)?;
     Ok(Prepared {
         joins,
         console,
         seccomp,
+        idmapped,
     })
 }
 
@@ -215,7 +225,7 @@ fn spawn_init(
     fifo: OwnedFd,
     container: &Container,
 ) -> Result<(i32, OwnedFd, bool)> {
-    let direct = pre.joins.is_empty() && !plan.namespaces.has_new(Ns::Time);
+    let direct = !plan.namespaces.joins_any() && !plan.namespaces.has_new(Ns::Time);
     let flags = if direct {
         plan.namespaces.clone_flags()
     } else {
@@ -225,7 +235,6 @@ fn spawn_init(
         nix::sys::prctl::set_child_subreaper(true).context("prctl PR_SET_CHILD_SUBREAPER")?;
     }
     let (parent_sock, child_sock) = sync::pair()?;
-    let idmapped = super::rootfs::prepare_idmapped(&plan.mounts)?;
     let args = InitArgs {
         id: o.id,
         plan,
@@ -237,7 +246,7 @@ fn spawn_init(
         joins: pre.joins,
         direct,
         lock_fd: container.lock_fd(),
-        idmapped,
+        idmapped: pre.idmapped,
         seccomp: pre.seccomp.as_ref(),
         dumpable_until_maps: plan.namespaces.has_new(Ns::User)
             && (!nix::unistd::geteuid().is_root() || crate::linux::rootless::running_in_userns()),

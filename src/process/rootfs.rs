@@ -159,9 +159,6 @@ fn mount_one(
     let (m, opts, bind) = (&mp.mount, &mp.opts, mp.bind);
     let typ = mp.typ();
     let dest = m.destination();
-    if !bind && typ.is_empty() {
-        bail!("type is missing (and the mount is not a bind mount)");
-    }
     // procfs and sysfs: never where a symlink points (CVE-2023-27561).
     let strict = !bind && (typ == "proc" || typ == "sysfs");
     let (target, kind, source) = if bind {

@@ -1,6 +1,6 @@
 //! The plan: a bundle turned into typed, checked values before any side
 //! effect. `Plan::validate` is the one place where a config is checked:
-//! `create` calls it (through `Plan::from_bundle`), and so does the fuzz
+//! `create` calls it on the loaded bundle, and so does the fuzz
 //! target (`crate::fuzzing::config`). The parent, the init and the mount
 //! code read the plan and never parse an option again.
 
@@ -145,12 +145,6 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Load the bundle at `dir` and check it: everything `create` checks
-    /// before its first side effect.
-    pub fn from_bundle(dir: &Path, inputs: &Inputs) -> Result<Plan> {
-        Plan::validate(Bundle::load(dir)?, inputs)
-    }
-
     /// Check a loaded bundle and make its plan. Reads the host (namespace
     /// paths, the cgroup layout, SELinux, a seccomp agent's socket) but
     /// changes nothing.
@@ -361,6 +355,12 @@ fn parse_mounts(mounts: Vec<Mount>) -> Result<Vec<MountPlan>> {
             let opts = mountopts::parse(m.options().as_deref().unwrap_or(&[]))
                 .with_context(|| format!("mounts: {}", d.display()))?;
             let bind = opts.is_bind() || m.typ().as_deref() == Some("bind");
+            if !bind && m.typ().as_deref().unwrap_or("").is_empty() {
+                bail!(
+                    "mounts: {}: type is missing (and the mount is not a bind mount)",
+                    d.display()
+                );
+            }
             Ok(MountPlan {
                 mount: m,
                 opts,
@@ -730,6 +730,19 @@ mod tests {
     fn a_mount_destination_must_be_absolute() {
         let v = with(|v| v["mounts"] = json!([mount("rel", "tmpfs", &[])]));
         assert_eq!(err(&v), "mounts: destination rel must be an absolute path");
+    }
+
+    #[test]
+    fn a_mount_needs_a_type_unless_it_binds() {
+        let v = with(|v| v["mounts"] = json!([mount("/x", "", &[])]));
+        assert_eq!(
+            err(&v),
+            "mounts: /x: type is missing (and the mount is not a bind mount)"
+        );
+        let v = with(|v| {
+            v["mounts"] = json!([{"destination": "/x", "source": "/tmp", "options": ["rbind"]}])
+        });
+        assert!(plan(&v).mounts.iter().any(|m| m.bind && m.typ().is_empty()));
     }
 
     #[test]
