@@ -37,6 +37,9 @@ REAL=$(readlink -f "$(command -v "$REAL" || echo "$REAL")")
 ensure_pkgs containerd || exit 1
 
 make_tmp husk-cri-config # TMP, NAME (containerd namespace, unique names)
+# Until the daemons and their cleanup exist, only the directory to remove.
+trap 'tmp_ok && rm -rf "$TMP"' EXIT
+trap 'exit 130' INT TERM
 RT_LOG=$TMP/runtime.log
 WRAP=$(make_wrapper "$REAL" "$TMP/bin" "$RT_LOG")
 SOCK=$TMP/containerd.sock

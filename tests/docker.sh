@@ -47,6 +47,9 @@ for p in docker.io containerd; do
 done
 
 make_tmp husk-docker # TMP, NAME (containerd namespace, cgroup parent)
+# Until the daemons and their cleanup exist, only the directory to remove.
+trap 'tmp_ok && rm -rf "$TMP"' EXIT
+trap 'exit 130' INT TERM
 RT_LOG=$TMP/runtime.log
 WRAP=$(make_wrapper "$REAL" "$TMP/bin" "$RT_LOG")
 CSOCK=$TMP/containerd.sock
@@ -170,7 +173,7 @@ expect "run: -m 64m visible in the container's cgroup" 0 '67108864'
 
 # --- detached: the runtime's state, cgroup, exec, logs, pause, stop, start, kill ----
 cap "${RUN[@]}" -d --name c-det -m 64m busybox sh -c 'trap "exit 7" TERM; echo started; while true; do sleep 1; done'
-ID=$OUT
+ID=$(tail -n 1 <<<"$OUT")
 if [ "$RC" = 0 ] && wait_for 10 status_is c-det running; then
 	pass "detach: run -d, container running"
 else
@@ -178,7 +181,7 @@ else
 fi
 cap "$REAL" --root "$RT_ROOT" state "$ID"
 expect "detach: the runtime under test has it in Docker's state root, running" 0 '.*"status": ?"running".*'
-if grep -q "create .*$ID" "$RT_LOG" && grep -q "start $ID" "$RT_LOG"; then
+if [ -n "$ID" ] && grep -q "create .*$ID" "$RT_LOG" && grep -q "start $ID" "$RT_LOG"; then
 	pass "detach: the runtime under test (the README's path) got create and start"
 else
 	fail "detach: the runtime under test (the README's path) got create and start" "not in its log" "$(cat "$RT_LOG")"
@@ -238,7 +241,7 @@ fi
 cleanup
 trap 'tmp_ok && rm -rf "$TMP"; forget_dirs' EXIT
 links_after=$(ip -o link show | awk -F': ' '{ print $2 }' | sort)
-if [ "$links_after" = "$LINKS_BEFORE" ] && ! iptables -S 2>/dev/null | grep -qi docker; then
+if [ -n "$LINKS_BEFORE" ] && [ "$links_after" = "$LINKS_BEFORE" ] && ! iptables -S 2>/dev/null | grep -qi docker; then
 	pass "host network: no link added or removed, no iptables rule of Docker's"
 else
 	fail "host network: no link added or removed, no iptables rule of Docker's" "changed" \

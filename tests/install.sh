@@ -105,7 +105,7 @@ fi
 
 # run_container HUSK: one container in the foreground; prints its output.
 run_container() {
-    "$1" --root "$state" run -b "$bundle" "$id" </dev/null
+    timeout -k 5 60 "$1" --root "$state" run -b "$bundle" "$id" </dev/null
 }
 
 # --- 1. make, make install DESTDIR= PREFIX=/usr, make uninstall ------------
@@ -240,11 +240,11 @@ if dpkg-query -W -f='${Status}' husk 2>/dev/null | grep -q 'installed' ||
 else
     rm -f target/deb/husk_*.deb
     check "make deb" make --no-print-directory deb
-    deb=$(ls target/deb/husk_*.deb 2>/dev/null | head -n 1)
+    deb=$(ls target/deb/husk_*.deb 2>/dev/null | head -n 1 || true)
     if [ -n "$deb" ]; then
         deb_installed=1
         check "dpkg -i ${deb##*/}" dpkg -i "$deb"
-        listed=$(dpkg -L husk | while read -r f; do [ -f "$f" ] && stat -c '%a %n' "$f"; done |
+        listed=$(dpkg -L husk | while read -r f; do [ ! -f "$f" ] || stat -c '%a %n' "$f"; done |
             sed 's#^\([0-9]*\) /#\1 #' | sort -k 2)
         same "dpkg -L husk: the files" \
             "$( (expected usr .gz; echo "644 usr/share/doc/husk/copyright") | sort -k 2)" "$listed"
@@ -253,7 +253,7 @@ else
         out=$(run_container /usr/sbin/husk 2>&1) || true
         same "/usr/sbin/husk runs a container" "hello from the installed husk" "$out"
         same "man -w husk finds the package's page" /usr/share/man/man8/husk.8.gz "$(man -w 8 husk 2>&1)"
-        files_of_deb=$(dpkg -L husk | while read -r f; do [ -f "$f" ] && echo "$f"; done)
+        files_of_deb=$(dpkg -L husk | while read -r f; do [ ! -f "$f" ] || echo "$f"; done)
         check "dpkg -r husk" dpkg -r husk
         left=$(for f in $files_of_deb; do [ -e "$f" ] && echo "$f"; done; true)
         same "dpkg -r husk: no file left" "" "$left"

@@ -36,6 +36,9 @@ REAL=$(readlink -f "$(command -v "$REAL" || echo "$REAL")")
 ensure_pkgs podman conmon util-linux bsdutils || exit 1
 
 make_tmp husk-podman # TMP, NAME (cgroup parent)
+# Until the daemons and their cleanup exist, only the directory to remove.
+trap 'tmp_ok && rm -rf "$TMP"' EXIT
+trap 'exit 130' INT TERM
 RT_LOG=$TMP/runtime.log
 WRAP=$(make_wrapper "$REAL" "$TMP/bin" "$RT_LOG")
 FLAG_LOG=$TMP/runtime-flag.log
@@ -113,7 +116,7 @@ expect "run: -m 64m visible in the container's cgroup" 0 '67108864'
 
 # --- detached: the runtime's state, cgroup, exec, logs, pause, stop, start, kill ----
 cap "${RUN[@]}" -d --name p-det -m 64m busybox sh -c 'trap "exit 7" TERM; echo started; while true; do sleep 1; done'
-ID=$OUT
+ID=$(tail -n 1 <<<"$OUT")
 if [ "$RC" = 0 ] && wait_for 10 status_is p-det running; then
 	pass "detach: run -d, container running"
 else
@@ -123,7 +126,7 @@ fi
 RT_ROOT=$(sed -n "s/.* --root \([^ ]*\) .*create .*$ID.*/\1/p" "$RT_LOG" | head -n1)
 cap "$REAL" ${RT_ROOT:+--root "$RT_ROOT"} state "$ID"
 expect "detach: the runtime under test has it in its state root (${RT_ROOT:-its default}), running" 0 '.*"status": ?"running".*'
-if grep -q "create .*$ID" "$RT_LOG" && grep -q "start $ID" "$RT_LOG"; then
+if [ -n "$ID" ] && grep -q "create .*$ID" "$RT_LOG" && grep -q "start $ID" "$RT_LOG"; then
 	pass "detach: the runtime under test (the README's path) got create and start"
 else
 	fail "detach: the runtime under test (the README's path) got create and start" "not in its log" "$(cat "$RT_LOG")"
@@ -186,7 +189,7 @@ fi
 cleanup
 trap 'tmp_ok && rm -rf "$TMP"' EXIT
 links_after=$(ip -o link show | awk -F': ' '{ print $2 }' | sort)
-if [ "$links_after" = "$LINKS_BEFORE" ]; then
+if [ -n "$LINKS_BEFORE" ] && [ "$links_after" = "$LINKS_BEFORE" ]; then
 	pass "host network: no link added or removed"
 else
 	fail "host network: no link added or removed" "changed" "$(diff <(echo "$LINKS_BEFORE") <(echo "$links_after"))"

@@ -98,14 +98,16 @@ pub fn run_client_script(script: &Path, name: &str, limit: u64) -> (Output, Stri
     let dir = PathBuf::from(TEST_BASE).join(format!("client-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut cmd = Command::new("timeout");
-    cmd.args(["-k", "30", &limit.to_string()])
+    // The kill grace outlasts a client command's own time limit (lib.sh's
+    // `cap`) and the script's cleanup, which its trap runs on SIGTERM.
+    cmd.args(["-k", "150", &limit.to_string()])
         .arg(script)
         .arg(runtime_path());
     let out = run_with_timeout(
         cmd,
         &dir.join("out"),
         &dir.join("err"),
-        Duration::from_secs(limit + 50),
+        Duration::from_secs(limit + 200),
     );
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir(TEST_BASE);
