@@ -17,6 +17,11 @@ fn run_containerd_script(script: PathBuf, name: &str) -> Option<(std::process::O
     static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
     if !script.exists() {
+        assert!(
+            std::env::var_os("HUSK_CLIENTS_REQUIRED").is_none(),
+            "{} not found, and HUSK_CLIENTS_REQUIRED is set",
+            script.display()
+        );
         eprintln!("skipped: {} not found", script.display());
         return None;
     }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// `husk network` is for root on the host only: bridges, veths, nft rules
 /// and /run/husk-net are the host's.
 pub fn require_root() -> Result<()> {
-    if !nix::unistd::geteuid().is_root() || crate::linux::rootless::running_in_userns() {
+    if crate::linux::rootless::unprivileged() {
         bail!("husk network needs root on the host: a rootless container's network is its caller's (Podman brings slirp4netns or pasta)");
     }
     Ok(())

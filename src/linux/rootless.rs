@@ -34,6 +34,12 @@ fn euid_is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
+/// Whether husk runs without the host's root: a user other than root, or
+/// root of a user namespace (runc's rule for rootless).
+pub fn unprivileged() -> bool {
+    !euid_is_root() || running_in_userns()
+}
+
 /// `--rootless`: Some(true/false), or None for auto. Go's ParseBool
 /// spellings, as runc.
 pub fn parse_flag(v: Option<&str>) -> Result<Option<bool>> {
@@ -53,7 +59,7 @@ pub fn cgroups_rootless(flag: Option<&str>) -> Result<bool> {
         Some(b) => b,
         // runc also asks a systemd user instance with --systemd-cgroup;
         // husk writes cgroupfs itself, so its cgroupfs rule applies.
-        None => !euid_is_root() || running_in_userns(),
+        None => unprivileged(),
     })
 }
 

@@ -261,13 +261,6 @@ pub fn get_winsize(fd: RawFd) -> io::Result<(u16, u16)> {
     Ok((ws.ws_row, ws.ws_col))
 }
 
-/// Close every fd from `first` upwards, now (close_range(2)).
-pub fn close_from(first: u32) -> io::Result<()> {
-    // SAFETY: integer arguments; closing fds we no longer use.
-    cvt(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) })?;
-    Ok(())
-}
-
 /// Raw execve(2) with prepared C strings. Returns only on failure.
 pub fn execve(path: &CString, argv: &[CString], envp: &[CString]) -> io::Error {
     let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();

@@ -7,8 +7,8 @@
 //! seccomp, user, capabilities, cwd) and execve. As for `create`, nothing
 //! is re-executed and no thread exists at the fork.
 
-use super::clone::{clone, Forked};
 use super::sync::{self, recv_msg, send_msg, Msg};
+use crate::linux::clone::{clone, Forked};
 use crate::linux::{console, sched, seccomp, sys};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{LinuxNamespaceType as Ns, LinuxSeccomp, Process};

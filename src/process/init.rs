@@ -79,9 +79,9 @@ fn enter_namespaces(args: &mut InitArgs, sock: &OwnedFd) -> Result<()> {
         send_msg(sock, &Msg::Pid(nix::unistd::getpid().as_raw()))?;
         return Ok(());
     }
-    match super::clone::clone(0)? {
-        super::clone::Forked::Child => Ok(()),
-        super::clone::Forked::Parent(pid) => {
+    match crate::linux::clone::clone(0)? {
+        crate::linux::clone::Forked::Child => Ok(()),
+        crate::linux::clone::Forked::Parent(pid) => {
             // The parent reaps us; the grandchild is re-parented to husk
             // (a subreaper) or to whoever adopts it.
             let _ = send_msg(sock, &Msg::Pid(pid));

@@ -1,8 +1,6 @@
 //! Creating the container's init: the clone, the parent's side of the
 //! setup conversation, and the child's recipe.
 
-// clone(2) is a kernel primitive of `linux`; kept reachable here.
-pub use crate::linux::clone;
 pub mod exec;
 pub mod fifo;
 pub mod init;

@@ -2,12 +2,12 @@
 //! dir, clone the init, answer its requests, save the state once it is
 //! ready. On any error, everything made so far is undone.
 
-use super::clone::{clone, Forked};
 use super::sync::{self, recv_msg, send_msg, Msg};
 use super::InitArgs;
 use crate::cgroups::Cgroup;
 use crate::container::state::{self, State};
 use crate::container::Container;
+use crate::linux::clone::{clone, Forked};
 use crate::linux::{console, hooks, namespaces};
 use crate::spec::plan::{Inputs, Plan};
 use anyhow::{bail, Context, Result};
@@ -249,7 +249,7 @@ fn spawn_init(
         idmapped: pre.idmapped,
         seccomp: pre.seccomp.as_ref(),
         dumpable_until_maps: plan.namespaces.has_new(Ns::User)
-            && (!nix::unistd::geteuid().is_root() || crate::linux::rootless::running_in_userns()),
+            && crate::linux::rootless::unprivileged(),
     };
     crate::crash_point("create:before-clone");
     crate::fail_point("create:before-clone")?;
