@@ -12,9 +12,11 @@
 # under one mktemp directory, every container in the cgroup parent
 # /<that directory's name> and with --network none; the image is a busybox
 # archive built here (../shared/clients/make-image.sh) and `podman load`ed,
-# named busybox. Everything is removed on exit, also after a failure. The
-# one thing outside: `podman load` records the layer's digests in root's
-# blob-info cache, /var/lib/containers/cache, whatever --root says.
+# named busybox. Everything is removed on exit, also after a failure. Two
+# things land outside whatever the flags say: root's blob-info cache
+# (/var/lib/containers/cache, where `podman load` records the layer's
+# digests) and rootful Podman's lock file /dev/shm/libpod_lock; each is
+# removed at the end when this run made it.
 #
 # Uses ../shared/clients/lib.sh (SHARED=DIR to override). Prints
 # "N passed, M failed" last; exits 3 with "skip:" when it cannot run here.
@@ -37,7 +39,7 @@ ensure_pkgs podman conmon util-linux bsdutils || exit 1
 
 make_tmp husk-podman # TMP, NAME (cgroup parent)
 # Until the daemons and their cleanup exist, only the directory to remove.
-trap 'tmp_ok && rm -rf "$TMP"' EXIT
+trap 'tmp_ok && rm -rf "$TMP"; forget_dirs' EXIT
 trap 'exit 130' INT TERM
 RT_LOG=$TMP/runtime.log
 WRAP=$(make_wrapper "$REAL" "$TMP/bin" "$RT_LOG")
@@ -66,7 +68,9 @@ cleanup() {
 	rm_cgroups "$NAME"
 	return 0
 }
-trap 'cleanup; tmp_ok && rm -rf "$TMP"' EXIT
+remember_dirs /var/lib/containers /var/lib/containers/cache \
+	/var/lib/containers/cache/blob-info-cache-v1.boltdb /dev/shm/libpod_lock
+trap 'cleanup; tmp_ok && rm -rf "$TMP"; forget_dirs' EXIT
 trap 'exit 130' INT TERM
 
 log "runtime: $REAL ($("$REAL" --version 2>&1 | head -n1)), through $WRAP"
@@ -187,7 +191,7 @@ else
 fi
 
 cleanup
-trap 'tmp_ok && rm -rf "$TMP"' EXIT
+trap 'tmp_ok && rm -rf "$TMP"; forget_dirs' EXIT
 links_after=$(ip -o link show | awk -F': ' '{ print $2 }' | sort)
 if [ -n "$LINKS_BEFORE" ] && [ "$links_after" = "$LINKS_BEFORE" ]; then
 	pass "host network: no link added or removed"

@@ -115,6 +115,8 @@ fn remove_user(name: &str, dir: &Path) {
             .unwrap_or(0);
         if uid != 0 {
             kill_user_processes(uid, range);
+            // rootless Podman's lock file, which outlives the user.
+            let _ = fs::remove_file(format!("/dev/shm/libpod_rootless_lock_{uid}"));
         }
     }
     umount_under(dir);
