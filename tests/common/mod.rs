@@ -91,6 +91,36 @@ pub fn repo_dir() -> PathBuf {
 // ---------------------------------------------------------------------------
 // Running commands with a time limit
 
+/// Fixed host paths that a client tool creates whatever it is told (as
+/// lib.sh's remember_dirs): those missing when this is made are removed
+/// when it drops, files first, then directories that are empty by then.
+/// List parents before children.
+pub struct CreatedPaths(Vec<PathBuf>);
+
+impl CreatedPaths {
+    pub fn remember(paths: &[&str]) -> CreatedPaths {
+        let missing = paths
+            .iter()
+            .map(PathBuf::from)
+            .filter(|p| fs::symlink_metadata(p).is_err())
+            .rev()
+            .collect();
+        CreatedPaths(missing)
+    }
+}
+
+impl Drop for CreatedPaths {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            if p.is_dir() {
+                let _ = fs::remove_dir(p);
+            } else {
+                let _ = fs::remove_file(p);
+            }
+        }
+    }
+}
+
 /// Runs a client script, `script RUNTIME`, under timeout(1) (`limit`
 /// seconds; its SIGTERM lets the script's trap stop its daemons and remove
 /// what it made) and returns its status and output, stdout then stderr.
