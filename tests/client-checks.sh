@@ -1,6 +1,46 @@
-# Checks shared by tests/docker.sh and tests/podman.sh, whose command lines
-# agree here: sourced after ../shared/clients/lib.sh, with CLI set to the
-# client's command (an array) and state_of/status_is defined.
+# What the client scripts (tests/docker.sh, podman.sh, containerd-config.sh,
+# clients-default-runtime.sh) share: sourced after ../shared/clients/lib.sh.
+# lifecycle_checks needs CLI set to the client's command (an array) and
+# state_of/status_is defined.
+
+# stop_daemon PID TICKS: SIGTERM to our daemon PID, up to TICKS × 0.2 s for
+# it to go, then SIGKILL; reaped. Nothing when it is not running.
+stop_daemon() {
+	local pid=$1 ticks=$2
+	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+	kill "$pid" 2>/dev/null
+	for _ in $(seq "$ticks"); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+# ctr_cleanup CTR...: through a running containerd, kill and delete every
+# task, then delete every container.
+ctr_cleanup() {
+	local id
+	for id in $("$@" task ls -q 2>/dev/null); do
+		timeout 20 "$@" task kill -s SIGKILL "$id" >/dev/null 2>&1
+		timeout 20 "$@" task delete -f "$id" >/dev/null 2>&1
+	done
+	for id in $("$@" container ls -q 2>/dev/null); do
+		timeout 20 "$@" container delete "$id" >/dev/null 2>&1
+	done
+}
+
+# expect_runtime_calls "SUB...": the runtime's log (RT_LOG) shows each
+# subcommand called.
+expect_runtime_calls() {
+	local sub missing=""
+	for sub in $1; do
+		grep -Eq "(^| )$sub( |$)" "$RT_LOG" 2>/dev/null || missing="$missing $sub"
+	done
+	if [ -z "$missing" ]; then
+		pass "the runtime under test handled $1"
+	else
+		fail "the runtime under test handled $1" "missing:$missing" "$(cat "$RT_LOG" 2>&1)"
+	fi
+}
 
 # lifecycle_checks ID PID: pause (and the host freezer cgroup of PID),
 # unpause, stop (the container's SIGTERM trap exits 7), start, kill (137)

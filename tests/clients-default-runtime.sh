@@ -25,6 +25,7 @@ SHARED=${SHARED:-$HERE/../../shared/clients}
 }
 # shellcheck source=/dev/null
 . "$SHARED/lib.sh"
+. "$HERE/client-checks.sh"
 
 REAL=${1:?usage: clients-default-runtime.sh RUNTIME}
 need_root
@@ -59,19 +60,9 @@ bash -ec "$snippet" || die "README block containerd-default.sh failed: $snippet"
 [ -L "$TMP/bin/runc" ] && [ -x "$TMP/bin/runc" ] || die "README block containerd-default.sh made no runc in $TMP/bin"
 
 cleanup() {
-	local id
 	if [ -n "$CTRD_PID" ] && kill -0 "$CTRD_PID" 2>/dev/null; then
-		for id in $("${CTR[@]}" task ls -q 2>/dev/null); do
-			timeout 20 "${CTR[@]}" task kill -s SIGKILL "$id" >/dev/null 2>&1
-			timeout 20 "${CTR[@]}" task delete -f "$id" >/dev/null 2>&1
-		done
-		for id in $("${CTR[@]}" container ls -q 2>/dev/null); do
-			timeout 20 "${CTR[@]}" container delete "$id" >/dev/null 2>&1
-		done
-		kill "$CTRD_PID" 2>/dev/null
-		for _ in $(seq 50); do kill -0 "$CTRD_PID" 2>/dev/null || break; sleep 0.2; done
-		kill -9 "$CTRD_PID" 2>/dev/null
-		wait "$CTRD_PID" 2>/dev/null
+		ctr_cleanup "${CTR[@]}"
+		stop_daemon "$CTRD_PID" 50
 	fi
 	CTRD_PID=""
 	kill_procs_mentioning "$TMP"
@@ -172,15 +163,7 @@ else
 	fail "the README's ctr run --runc-binary" "readme-snippet.sh failed" "$snippet"
 fi
 
-missing=""
-for sub in create start exec ps pause resume kill delete; do
-	grep -Eq "(^| )$sub( |$)" "$RT_LOG" 2>/dev/null || missing="$missing $sub"
-done
-if [ -z "$missing" ]; then
-	pass "the runtime under test handled create start exec ps pause resume kill delete"
-else
-	fail "the runtime under test handled create start exec ps pause resume kill delete" "missing:$missing" "$(cat "$RT_LOG" 2>&1)"
-fi
+expect_runtime_calls "create start exec ps pause resume kill delete"
 if grep -q -- "--root $RUNC_ROOT" "$RT_LOG" && ! grep -q -- "--runc-binary" "$RT_LOG"; then
 	pass "called with the shim's default root (no per-task runtime options)"
 else

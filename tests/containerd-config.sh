@@ -29,6 +29,7 @@ SHARED=${SHARED:-$HERE/../../shared/clients}
 }
 # shellcheck source=/dev/null
 . "$SHARED/lib.sh"
+. "$HERE/client-checks.sh"
 
 REAL=${1:?usage: containerd-config.sh RUNTIME}
 need_root
@@ -52,19 +53,10 @@ SLICE_TOP=hsk$(printf '%s' "$NAME" | tr -dc 'A-Za-z0-9' | tail -c 6)
 POD_SLICE=$SLICE_TOP-pod$$.slice
 
 cleanup() {
-	local id c
+	local c
 	if [ -n "$CTRD_PID" ] && kill -0 "$CTRD_PID" 2>/dev/null; then
-		for id in $("${CTR[@]}" task ls -q 2>/dev/null); do
-			timeout 20 "${CTR[@]}" task kill -s SIGKILL "$id" >/dev/null 2>&1
-			timeout 20 "${CTR[@]}" task delete -f "$id" >/dev/null 2>&1
-		done
-		for id in $("${CTR[@]}" container ls -q 2>/dev/null); do
-			timeout 20 "${CTR[@]}" container delete "$id" >/dev/null 2>&1
-		done
-		kill "$CTRD_PID" 2>/dev/null
-		for _ in $(seq 50); do kill -0 "$CTRD_PID" 2>/dev/null || break; sleep 0.2; done
-		kill -9 "$CTRD_PID" 2>/dev/null
-		wait "$CTRD_PID" 2>/dev/null
+		ctr_cleanup "${CTR[@]}"
+		stop_daemon "$CTRD_PID" 50
 	fi
 	CTRD_PID=""
 	kill_procs_mentioning "$TMP"

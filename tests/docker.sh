@@ -67,23 +67,15 @@ KEY_EXISTED=0
 LINKS_BEFORE=$(ip -o link show | awk -F': ' '{ print $2 }' | sort)
 
 cleanup() {
-	local id pid
+	local id
 	if [ -n "$DOCKERD_PID" ] && kill -0 "$DOCKERD_PID" 2>/dev/null; then
 		for id in $(timeout 20 "${DOCKER[@]}" ps -aq 2>/dev/null); do
 			timeout 30 "${DOCKER[@]}" rm -f "$id" >/dev/null 2>&1
 		done
-		kill "$DOCKERD_PID" 2>/dev/null
-		for _ in $(seq 75); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.2; done
-		kill -9 "$DOCKERD_PID" 2>/dev/null
-		wait "$DOCKERD_PID" 2>/dev/null
+		stop_daemon "$DOCKERD_PID" 75
 	fi
 	DOCKERD_PID=""
-	if [ -n "$CTRD_PID" ] && kill -0 "$CTRD_PID" 2>/dev/null; then
-		kill "$CTRD_PID" 2>/dev/null
-		for _ in $(seq 50); do kill -0 "$CTRD_PID" 2>/dev/null || break; sleep 0.2; done
-		kill -9 "$CTRD_PID" 2>/dev/null
-		wait "$CTRD_PID" 2>/dev/null
-	fi
+	stop_daemon "$CTRD_PID" 50
 	CTRD_PID=""
 	# shims, container processes: their command lines name our directory
 	kill_procs_mentioning "$TMP"
@@ -221,15 +213,7 @@ cap "${DOCKER[@]}" rm -f c-rmf
 expect "rm -f: a running container" 0 'c-rmf'
 
 # --- what ran, what is left -------------------------------------------------------------
-missing=""
-for sub in create start exec pause resume kill delete; do
-	grep -Eq "(^| )$sub( |$)" "$RT_LOG" 2>/dev/null || missing="$missing $sub"
-done
-if [ -z "$missing" ]; then
-	pass "the runtime under test handled create start exec pause resume kill delete"
-else
-	fail "the runtime under test handled create start exec pause resume kill delete" "missing:$missing" "$(cat "$RT_LOG" 2>&1)"
-fi
+expect_runtime_calls "create start exec pause resume kill delete"
 sleep 0.5
 left=$(find /sys/fs/cgroup/*/"$NAME" -mindepth 1 -type d 2>/dev/null; ls -A "$RT_ROOT" 2>/dev/null)
 if [ -z "$left" ]; then

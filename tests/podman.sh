@@ -172,15 +172,7 @@ else
 fi
 
 # --- what ran, what is left -------------------------------------------------------------
-missing=""
-for sub in create start exec pause resume kill delete; do
-	grep -Eq "(^| )$sub( |$)" "$RT_LOG" 2>/dev/null || missing="$missing $sub"
-done
-if [ -z "$missing" ]; then
-	pass "the runtime under test handled create start exec pause resume kill delete"
-else
-	fail "the runtime under test handled create start exec pause resume kill delete" "missing:$missing" "$(cat "$RT_LOG" 2>&1)"
-fi
+expect_runtime_calls "create start exec pause resume kill delete"
 sleep 0.5
 # (Podman's own conmon cgroup stays until cleanup)
 left=$(find /sys/fs/cgroup/*/"$NAME" -mindepth 1 -type d ! -name conmon 2>/dev/null)
